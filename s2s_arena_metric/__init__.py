@@ -1,0 +1,1 @@
+"""S2S-Arena metric: pairwise judges, prompts, verdict parsing, calibration and the evaluate module."""
