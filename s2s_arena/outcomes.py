@@ -89,14 +89,20 @@ class Outcomes:
 
     @property
     def systems(self) -> list[str]:
-        return sorted(set(self.system_a.tolist()) | set(self.system_b.tolist()))
+        import pandas as pd
+
+        return sorted(set(pd.unique(self.system_a).tolist()) | set(pd.unique(self.system_b).tolist()))
 
     def codes(self, systems: Sequence[str] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Systems (sorted) and the integer index of A and B in every row."""
+        import pandas as pd
+
         systems = list(systems) if systems is not None else self.systems
-        index = {s: i for i, s in enumerate(systems)}
-        ia = np.fromiter((index[s] for s in self.system_a), dtype=np.int64, count=len(self))
-        ib = np.fromiter((index[s] for s in self.system_b), dtype=np.int64, count=len(self))
+        ia = pd.Categorical(self.system_a, categories=systems).codes.astype(np.int64)
+        ib = pd.Categorical(self.system_b, categories=systems).codes.astype(np.int64)
+        if (ia < 0).any() or (ib < 0).any():
+            raise SchemaError(self.source or "outcomes", "system_a",
+                              f"outcomes name systems outside {', '.join(systems)}")
         return systems, ia, ib
 
     def winner(self) -> np.ndarray:
@@ -295,6 +301,8 @@ def _winner(row: Mapping[str, Any], dimension: str, rec: str) -> str | float | N
                               f"unknown label {label!r}; expected one of {', '.join(_V1_LABEL)}")
         return _V1_LABEL[str(label)]
     if "verdict" in row:
+        if row.get("verdict") == "invalid":
+            return None  # an unparsable judgement: its per-aspect fields are defaults, not verdicts
         key = _VERDICT_FIELD[dimension]
         verdict = row.get(key)
         if verdict in (None, ""):
@@ -465,3 +473,54 @@ def load_system_metadata(resp_dir: str | Path) -> dict[str, dict[str, Any]]:
     if not meta:
         raise SchemaError(str(resp_dir), None, "no <system>/system.json files found")
     return meta
+
+
+def measure_response_style(resp_dir: str | Path, system: str, sample_id: str,
+                           texts: Mapping[tuple[str, str], str] | None = None) -> dict[str, float]:
+    """Style features of one response ``RESP/<system>/<sample_id>.wav``: duration (s), loudness
+    (LUFS) and speaking rate (words per second of the manifest transcript; NaN without one)."""
+    from .audio import SAMPLE_RATE, load_audio, loudness_lufs
+
+    path = Path(resp_dir) / system / f"{sample_id}.wav"
+    if not path.is_file():
+        return {k: float("nan") for k in STYLE_FEATURES}
+    x = load_audio(path, sr=SAMPLE_RATE, where=str(path), check=False)
+    duration = x.shape[0] / SAMPLE_RATE
+    loud = loudness_lufs(x, SAMPLE_RATE)
+    words = len((texts or {}).get((system, sample_id), "").split())
+    return {"duration": duration, "loudness": loud if np.isfinite(loud) else float("nan"),
+            "speaking_rate": words / duration if words and duration > 0 else float("nan")}
+
+
+def attach_style(outcomes: Outcomes, resp_dir: str | Path) -> Outcomes:
+    """Fill ``outcomes.style`` (A - B differences) by measuring the responses under ``resp_dir``
+    (each response once). Features already carried by the records are kept; pairs whose audio is
+    missing get NaN and are left out of a style-controlled fit."""
+    resp_dir = Path(resp_dir)
+    texts: dict[tuple[str, str], str] = {}
+    for manifest in resp_dir.glob("*/manifest.jsonl"):
+        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SchemaError(f"{manifest}: line {n}", None, f"not valid JSON ({e})") from None
+            if isinstance(row, Mapping) and row.get("text") and row.get("sample_id"):
+                texts[(row.get("system") or manifest.parent.name, str(row["sample_id"]))] = str(row["text"])
+    cache: dict[tuple[str, str], dict[str, float]] = {}
+
+    def feats(system: str, sid: str) -> dict[str, float]:
+        if (system, sid) not in cache:
+            cache[(system, sid)] = measure_response_style(resp_dir, system, sid, texts)
+        return cache[(system, sid)]
+
+    style = dict(outcomes.style)
+    for k in STYLE_FEATURES:
+        if k in style and np.isfinite(style[k]).any():
+            continue
+        style[k] = np.array([feats(a, s)[k] - feats(b, s)[k] for a, b, s in
+                             zip(outcomes.system_a, outcomes.system_b, outcomes.sample_id.astype(str))], dtype=float)
+    out = outcomes.subset(np.ones(len(outcomes), dtype=bool))
+    out.style = {k: v for k, v in style.items() if np.isfinite(v).any()}
+    return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -48,6 +48,9 @@ _ID = re.compile(r"^[a-z0-9_]+$")
 _SEED_ID = re.compile(r"^[a-z0-9_]+-L[0-3]-[0-9]{2,}$")
 # Instructions are read aloud by a TTS engine: markup or symbols would be spoken or dropped.
 _UNSPEAKABLE = re.compile(r"[<>*#`{}\[\]|_~^\\]")
+# A voice for one language cannot read another script: CJK text belongs in zh/ja/ko instructions only.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_CJK_LANGUAGES = frozenset({"zh", "ja", "ko", "yue", "cmn", "wuu"})
 
 _TASK_FIELDS = ("id", "name", "domain", "v1", "description", "evaluation_target", "levels", "seeds")
 _SEED_FIELDS = ("id", "level", "language", "instruction", "input_cues", "requirements",
@@ -152,11 +155,31 @@ class Catalogue:
             for t in self.tasks
         ]
 
+    def select(self, domain: str | None = None, level: str | None = None, v1: bool | None = None) -> "Catalogue":
+        """A catalogue narrowed to one domain, one level (tasks that have it, and only its seeds) or v1 tasks."""
+        where = self.source or "catalogue"
+        if domain is not None and domain not in self.domains():
+            raise SchemaError(where, "domain", f"unknown value {domain!r}; expected one of {', '.join(self.domains())}")
+        if level is not None and level not in LEVELS:
+            raise SchemaError(where, "level", f"unknown value {level!r}; expected one of {', '.join(LEVELS)}")
+        tasks = []
+        for t in self.tasks:
+            if (domain is not None and t.domain != domain) or (v1 is not None and t.v1 != v1):
+                continue
+            if level is not None:
+                if level not in t.levels:
+                    continue
+                t = replace(t, levels=[level], seeds=[s for s in t.seeds if s.level == level])
+            tasks.append(t)
+        return Catalogue(tasks=tasks, source=self.source)
+
     def to_dict(self, seeds: bool = True) -> dict[str, Any]:
         return {
+            "source": self.source,
             "n_tasks": len(self.tasks),
             "n_seeds": sum(len(t.seeds) for t in self.tasks),
             "n_seeds_per_level": self.seeds_per_level(),
+            "n_tasks_per_domain": dict(sorted(Counter(t.domain for t in self.tasks).items())),
             "domains": self.domains(),
             "languages": self.languages(),
             "tasks": [t.to_dict(seeds=seeds) for t in self.tasks],
@@ -203,7 +226,8 @@ def load_task_file(file: str | Path, where: str | None = None) -> Task:
     except (OSError, UnicodeDecodeError) as e:
         raise SchemaError(where, None, f"cannot read the task file ({e})") from None
     try:
-        data = yaml.safe_load(text)
+        # libyaml's C loader when present: the whole catalogue loads several times faster.
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -223,7 +247,8 @@ def parse_task(data: Any, *, where: str, stem: str | None = None) -> Task:
         raise SchemaError(where, "id", f"{task_id!r} differs from the file name; rename one so they match ({stem!r})")
     domain = _text(data, "domain", where, "domain")
     if not _ID.match(domain):
-        raise SchemaError(where, "domain", f"{domain!r} is not a valid domain name; use lower-case letters, digits and _")
+        raise SchemaError(where, "domain",
+                          f"{domain!r} is not a valid domain name; use lower-case letters, digits and _")
     v1 = data.get("v1", False)
     if not isinstance(v1, bool):
         raise SchemaError(where, "v1", f"expected true or false, got {v1!r}")
@@ -279,9 +304,18 @@ def _parse_seed(raw: Any, task: Task, where: str, at: str) -> Seed:
     if bad:
         raise SchemaError(where, f"{at}.instruction",
                           f"contains {bad.group()!r}; instructions are spoken, write plain text without markup")
+    if _CJK.search(instruction) and language.split("-")[0] not in _CJK_LANGUAGES:
+        raise SchemaError(where, f"{at}.instruction",
+                          f"contains Chinese, Japanese or Korean characters but the instruction language is "
+                          f"{language!r}; a {language} voice cannot speak them")
     cues = validate_attributes(raw.get("input_cues"), where=where, field_name=f"{at}.input_cues", input_side=True)
     reqs = validate_attributes(raw.get("requirements"), where=where, field_name=f"{at}.requirements")
     reference = _text(raw, "reference_response", where, f"{at}.reference_response")
+    _check_pause_count(cues, instruction, where, f"{at}.input_cues.pauses", "instruction")
+    if "accent" in cues and not language.lower().startswith("en"):
+        # eSpeak NG renders an accent as another language's voice reading English text.
+        raise SchemaError(where, f"{at}.input_cues.accent",
+                          f"an accent cue needs an English instruction (language en), not {language!r}")
     _check_level_rules(level, cues, reqs, where, at)
     _check_reference(reqs, reference, where, at)
     target = raw.get("evaluation_target")
@@ -317,7 +351,8 @@ def _check_reference(reqs: dict, reference: str, where: str, at: str) -> None:
     """The reference must be something a TTS rendering with the requirements would satisfy."""
     parts = [p.strip() for p in reference.split(PART_SEPARATOR.strip())]
     if any(not p for p in parts):
-        raise SchemaError(where, f"{at}.reference_response", f"an empty part between '{PART_SEPARATOR.strip()}' separators")
+        raise SchemaError(where, f"{at}.reference_response",
+                          f"an empty part between '{PART_SEPARATOR.strip()}' separators")
     expected: dict[str, int] = {a: len(v) for a, v in reqs.items() if a in ORDERED_ATTRIBUTES and isinstance(v, list)}
     if "repetitions" in reqs:
         expected["repetitions"] = reqs["repetitions"]
@@ -326,13 +361,31 @@ def _check_reference(reqs: dict, reference: str, where: str, at: str) -> None:
             raise SchemaError(where, f"{at}.reference_response",
                               f"requirements.{attr} asks for a sequence of {n}, but the reference has {len(parts)} "
                               f"part(s); separate the parts with '{PART_SEPARATOR}'")
-    low = reference.lower()
+    # Stress and pauses attach to whole words (that is how a renderer places them), so the named words
+    # must be words of the reference, and a pause count needs that many word boundaries.
+    words = {_norm_word(w) for w in reference.split()}
     for attr in ("emphasis", "pauses"):
-        words = reqs.get(attr)
-        for w in (words if isinstance(words, list) else [words] if isinstance(words, str) else []):
-            if w.lower() not in low:
+        named = reqs.get(attr)
+        for w in (named if isinstance(named, list) else [named] if isinstance(named, str) else []):
+            if not all(_norm_word(x) in words for x in w.split()):
                 raise SchemaError(where, f"{at}.requirements.{attr}",
-                                  f"{w!r} does not occur in the reference_response, so no rendering could satisfy it")
+                                  f"{w!r} does not occur as a word in the reference_response, so no rendering "
+                                  "could satisfy it")
+    _check_pause_count(reqs, reference, where, f"{at}.requirements.pauses", "reference_response")
+
+
+def _check_pause_count(attrs: dict, text: str, where: str, path: str, what: str) -> None:
+    n = attrs.get("pauses")
+    if isinstance(n, int) and not isinstance(n, bool):
+        for part in text.split(PART_SEPARATOR.strip()):
+            if len(part.split()) < n + 1:
+                raise SchemaError(where, path,
+                                  f"{n} pause(s) need at least {n + 1} words in each part of the {what}; "
+                                  f"{part.strip()!r} has {len(part.split())} (separate CJK phrases with spaces)")
+
+
+def _norm_word(w: str) -> str:
+    return re.sub(r"[^\w']+", "", w.lower())
 
 
 def _text(d: Mapping[str, Any], key: str, where: str, path: str) -> str:

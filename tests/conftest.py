@@ -30,3 +30,29 @@ def v1_labels_path() -> Path:
     if not path.is_file():
         pytest.skip(f"reference data not present: {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def mini_dataset(tmp_path_factory) -> Path:
+    """A small real build (every level present), shared by the tests that need a benchmark folder."""
+    from s2s_arena_dataset.pipeline.build import build_dataset
+
+    out = tmp_path_factory.mktemp("mini_dataset")
+    return Path(build_dataset(out, limit=16, seed=0))
+
+
+@pytest.fixture(scope="session")
+def mini_samples(mini_dataset):
+    from s2s_arena.benchmark import load_benchmark
+
+    return load_benchmark(mini_dataset)
+
+
+@pytest.fixture(scope="session")
+def mini_responses(tmp_path_factory, mini_samples) -> Path:
+    """The four reference systems rendered for the mini dataset (a responses folder)."""
+    from s2s_arena.systems.reference import render_reference_systems
+
+    out = tmp_path_factory.mktemp("mini_responses")
+    render_reference_systems(mini_samples, out, seed=0)
+    return out

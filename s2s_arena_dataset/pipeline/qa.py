@@ -47,9 +47,11 @@ def summarize(p: Prosody) -> dict[str, Any]:
 
 def _check(name: str, expected: Any, measured: Any, ok: bool | None) -> dict[str, Any]:
     """ok None = recorded but not checkable (the sample is not dropped for it)."""
+    if hasattr(measured, "item"):  # numpy scalar
+        measured = measured.item()
     if isinstance(measured, float):
         measured = round(measured, 3) if math.isfinite(measured) else None
-    return {"name": name, "expected": expected, "measured": measured, "pass": ok}
+    return {"name": name, "expected": expected, "measured": measured, "pass": None if ok is None else bool(ok)}
 
 
 def _finite(*xs: float) -> bool:
@@ -161,18 +163,19 @@ def _check_emotion(value: str, p: Prosody, neutral: Prosody | None) -> dict[str,
     return _check("emotion", f"{value}: prosody moved off neutral by at least one of {EMOTION_MIN_CHANGE}", measured, ok)
 
 
-def check_signal(p: Prosody, text: str, target_snr_db: float | None, measured_snr_db: float | None) -> list[dict[str, Any]]:
-    """Checks on the final mix: SNR as recorded, no clipping, a sane duration."""
+def check_signal(duration_s: float, clipping_fraction: float, speech_s: float, text: str,
+                 target_snr_db: float | None, measured_snr_db: float | None) -> list[dict[str, Any]]:
+    """Checks on the stored mix: SNR as recorded, no clipping, a sane duration with speech in it."""
     checks = []
     if target_snr_db is not None:
         ok = measured_snr_db is not None and abs(measured_snr_db - target_snr_db) <= SNR_TOLERANCE_DB
         checks.append(_check("snr", f"{target_snr_db} dB +- {SNR_TOLERANCE_DB}", measured_snr_db, ok))
-    checks.append(_check("clipping", f"clipped fraction <= {MAX_CLIPPING_FRACTION}", p.clipping_fraction,
-                         p.clipping_fraction <= MAX_CLIPPING_FRACTION))
+    checks.append(_check("clipping", f"clipped fraction <= {MAX_CLIPPING_FRACTION}", clipping_fraction,
+                         clipping_fraction <= MAX_CLIPPING_FRACTION))
     n_words = max(1, len(text_words(text)))
     max_s = min(MAX_DURATION_S, MAX_SECONDS_PER_WORD * n_words + 2.0)
-    checks.append(_check("duration", f"{MIN_DURATION_S} to {max_s:g} s", p.duration_s,
-                         MIN_DURATION_S <= p.duration_s <= max_s and p.speech_s > 0))
+    checks.append(_check("duration", f"{MIN_DURATION_S} to {max_s:g} s with speech", duration_s,
+                         MIN_DURATION_S <= duration_s <= max_s and speech_s > 0))
     return checks
 
 

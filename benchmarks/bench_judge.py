@@ -1,0 +1,126 @@
+"""Speed of the `feature` judge: pairs per second (both orders, 5-second clips) and peak memory.
+
+Each pair holds two distinct 5-second eSpeak NG clips (no clip appears in two pairs, so nothing is
+reused across pairs); each pair is judged in both orders, as the protocol does. The judge measures a
+clip once and caches it by audio hash, so the second order costs no measurement. Rendering the clips
+is not timed.
+
+    .venv/bin/python benchmarks/bench_judge.py [--pairs 60] [--repeat 3]
+
+Target (issue 4): at least 20 pairs per second on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+SR = 24000
+CLIP_S = 5.0
+TEXTS = [
+    "The weather is lovely today and I think we should go for a long walk in the park before lunch.",
+    "Please remember to buy eggs, flour, butter and some fresh milk on your way home from work.",
+    "Our train leaves at half past nine, so we should get to the station a little early tomorrow.",
+    "The museum opens at ten, and the new exhibition about the ocean is on the second floor.",
+    "If it rains this afternoon, we can stay inside, read a book and bake some bread together.",
+    "My sister plays the violin in a small orchestra that performs every Sunday in the town hall.",
+]
+SCENARIOS = {
+    "single-value requirements (rate, pitch, pauses)": {"speaking_rate": "slow", "pitch": "high", "pauses": 2},
+    "a rate sequence (slow -> normal -> fast)": {"speaking_rate": ["slow", "normal", "fast"]},
+}
+
+
+def five_seconds(x: np.ndarray) -> np.ndarray:
+    """Exactly 5 s: cut at a quiet point near the end, or pad with silence."""
+    n = int(CLIP_S * SR)
+    if x.shape[0] >= n:
+        return x[:n].copy()
+    return np.concatenate([x, np.zeros(n - x.shape[0], np.float32)])
+
+
+def render_clips(count: int) -> list[np.ndarray]:
+    from s2s_arena.synth import get_synthesizer
+
+    synth = get_synthesizer("espeak")
+    variants = [{}, {"speaking_rate": "slow"}, {"pitch": "high"}, {"pauses": 2}, {"speaking_rate": "fast"},
+                {"volume": "loud"}]
+    clips = []
+    for i in range(count):
+        text = TEXTS[i % len(TEXTS)]
+        attrs = variants[(i // len(TEXTS)) % len(variants)]
+        out = synth.synthesize(text, attributes=attrs, seed=i)
+        x = five_seconds(out.audio)
+        x = x * np.float32(1.0 - 1e-3 * (i // (len(TEXTS) * len(variants))))  # keep every clip distinct
+        clips.append(x.astype(np.float32))
+    return clips
+
+
+def run(pairs: int, repeat: int) -> int:
+    from s2s_arena.schema import Sample
+    from s2s_arena_metric.judges import PairInput
+    from s2s_arena_metric.judges.feature import FeatureJudge
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}; python {platform.python_version()}")
+    clips = render_clips(2 * pairs)
+    print(f"clips: {len(clips)} distinct eSpeak NG clips of {CLIP_S:.0f} s at {SR} Hz; {pairs} pairs, both orders")
+    warm = FeatureJudge()  # import parselmouth/scipy once so the first timed pair is not an import
+    warm.judge([PairInput(_sample({}), clips[0], clips[1])])
+    ok = True
+    for name, req in SCENARIOS.items():
+        smp = _sample(req)
+        for workers in (1, 2):
+            rates, cpu_ms = [], []
+            tracemalloc.start()
+            for _ in range(repeat):
+                judge = FeatureJudge(workers=workers)  # a fresh cache: every clip is measured once per repeat
+                start, cpu0 = time.perf_counter(), time.process_time()
+                # Batches of 8 pairs x 2 orders, as judge_pairs sends them.
+                for k0 in range(0, pairs, 8):
+                    batch = []
+                    for k in range(k0, min(pairs, k0 + 8)):
+                        a, b = clips[2 * k], clips[2 * k + 1]
+                        batch += [PairInput(smp, a, b), PairInput(smp, b, a)]
+                    out = judge.judge(batch)
+                    assert all(j.verdict != "invalid" for j in out), out[0].reason
+                rates.append(pairs / (time.perf_counter() - start))
+                cpu_ms.append(1000 * (time.process_time() - cpu0) / pairs)
+                judge.close()
+            _, peak_py = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            best, med = max(rates), statistics.median(rates)
+            met = med >= 20.0
+            ok &= met or workers > 1
+            cpu = f"; {statistics.median(cpu_ms):.0f} ms CPU per pair in this process" if workers == 1 else ""
+            print(f"{name}, workers={workers}: {med:.1f} pairs/s wall-clock, median of {repeat} runs "
+                  f"(best {best:.1f}){cpu} -> target 20 pairs/s {'met' if met else 'MISSED'}; "
+                  f"peak Python allocations {peak_py / 2**20:.1f} MiB")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"peak resident memory of the whole process: {rss:.0f} MiB")
+    return 0 if ok else 1
+
+
+def _sample(req: dict):
+    from s2s_arena.schema import Sample
+
+    return Sample(id="bench", level="L2", domain="bench", task="bench", language="en",
+                  instruction_text="Read this slowly, in a high voice, with two pauses.",
+                  evaluation_target="Does the response follow the requested delivery?", requirements=req,
+                  reference_response=TEXTS[0])
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pairs", type=int, default=60)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    sys.exit(run(args.pairs, args.repeat))

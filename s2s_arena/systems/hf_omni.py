@@ -1,0 +1,130 @@
+"""``hf:<model id or path>``: a local end-to-end model that listens and speaks, through transformers.
+
+Qwen2.5-Omni (thinker + talker + token2wav) and Qwen3-Omni (MoE thinker + talker + code2wav): the
+processor turns the spoken instruction into audio features and prompt tokens, ``generate`` returns
+the text tokens and the waveform (24 kHz) in one call. The model loads lazily inside the worker
+(on GPU when present, bfloat16 there), so the driver of a Ray run never holds it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE, resample
+from ..schema import Sample, SchemaError, SystemInfo
+from .base import System, SystemOutput, prompts, sample_audio
+
+# model_type in config.json -> (model class, processor class, default speaker, output rate)
+FAMILIES: dict[str, tuple[str, str, str, int]] = {
+    "qwen2_5_omni": ("Qwen2_5OmniForConditionalGeneration", "Qwen2_5OmniProcessor", "Chelsie", 24_000),
+    "qwen3_omni_moe": ("Qwen3OmniMoeForConditionalGeneration", "Qwen3OmniMoeProcessor", "Ethan", 24_000),
+}
+
+
+class HFOmniSystem(System):
+    def __init__(
+        self,
+        model: str,
+        *,
+        name: str,
+        spec: str = "",
+        device: str | None = None,
+        dtype: str | None = None,
+        speaker: str | None = None,
+        max_new_tokens: int = 256,
+        talker_max_new_tokens: int = 2048,
+        seed: int = 0,
+        system_prompt: str | None = None,
+        **info: Any,
+    ):
+        self.model_id = model
+        self.device = device
+        self.dtype = dtype
+        self.speaker = speaker
+        self.max_new_tokens = int(max_new_tokens)
+        self.talker_max_new_tokens = int(talker_max_new_tokens)
+        self.seed = int(seed)
+        # Qwen2.5-Omni's talker is trained to speak only under its own system prompt.
+        self.system_prompt = prompts()["qwen_omni"] if system_prompt is None else system_prompt
+        info.setdefault("architecture", "end-to-end")
+        info.setdefault("backbone", model)
+        self.info = SystemInfo(name=name, spec=spec, **info)
+        self._model = self._processor = None
+        self._family: tuple[str, str, str, int] | None = None
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        import transformers
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(self.model_id)
+        family = FAMILIES.get(config.model_type)
+        if family is None:
+            raise SchemaError(f"hf:{self.model_id}", "model_type",
+                              f"{config.model_type!r} is not a speaking model this adapter knows; expected one of "
+                              f"{', '.join(FAMILIES)} (other systems: openai:, cascade:, folder:)")
+        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype = getattr(torch, self.dtype) if self.dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
+        model_cls = getattr(transformers, family[0])
+        processor_cls = getattr(transformers, family[1])
+        model = model_cls.from_pretrained(self.model_id, dtype=dtype, device_map=device if device.startswith("cuda") else None)
+        if not getattr(model, "has_talker", False):
+            raise SchemaError(f"hf:{self.model_id}", "talker", "the checkpoint has no talker: it cannot speak")
+        self._model = model.to(device).eval()
+        self._processor = processor_cls.from_pretrained(self.model_id)
+        self._family = family
+        self._device = device
+
+    def close(self) -> None:
+        self._model = self._processor = None
+
+    def conversation(self, audio_16k: np.ndarray) -> list[dict[str, Any]]:
+        conv: list[dict[str, Any]] = []
+        if self.system_prompt:
+            conv.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
+        conv.append({"role": "user", "content": [{"type": "audio", "audio": audio_16k}]})
+        return conv
+
+    def respond_one(self, sample: Sample) -> SystemOutput:
+        import torch
+
+        self._load()
+        assert self._processor is not None and self._family is not None
+        fe_sr = int(getattr(self._processor.feature_extractor, "sampling_rate", 16_000))
+        x = resample(sample_audio(sample), SAMPLE_RATE, fe_sr)
+        start = time.perf_counter()
+        text = self._processor.apply_chat_template(self.conversation(x), add_generation_prompt=True, tokenize=False)
+        inputs = self._processor(text=text, audio=[x], return_tensors="pt", padding=True)
+        inputs = inputs.to(self._device)
+        if "input_features" in inputs:
+            inputs["input_features"] = inputs["input_features"].to(self._model.dtype)
+        torch.manual_seed(self.seed)
+        with torch.no_grad():
+            result = self._model.generate(
+                **inputs, speaker=self.speaker or self._family[2], thinker_max_new_tokens=self.max_new_tokens,
+                talker_max_new_tokens=self.talker_max_new_tokens, **self._talker_stop(),
+            )
+        total = time.perf_counter() - start
+        if not isinstance(result, tuple) or len(result) != 2 or result[1] is None:
+            return SystemOutput.failed("the model returned no speech (talker disabled?)", total)
+        ids, wav = result
+        if hasattr(ids, "sequences"):
+            ids = ids.sequences
+        reply = self._processor.batch_decode(ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0]
+        audio = wav.reshape(-1).float().cpu().numpy()
+        return SystemOutput(audio=audio, sr=self._family[3], text=reply.strip(), latency_first_audio_s=total,
+                            latency_total_s=total, meta={"model": self.model_id, "speaker": self.speaker or self._family[2],
+                                                         "text_tokens": int(ids.shape[1] - inputs["input_ids"].shape[1])})
+
+    def _talker_stop(self) -> dict[str, Any]:
+        """Qwen2.5-Omni's generate hard-codes the 7B codec's stop ids; take them from the config instead."""
+        talker = getattr(getattr(self._model, "config", None), "talker_config", None)
+        end, pad = getattr(talker, "tts_codec_end_token_id", None), getattr(talker, "tts_codec_pad_token_id", None)
+        if self._family and self._family[0].startswith("Qwen2_5") and end is not None and pad is not None:
+            return {"talker_eos_token_id": [pad, end]}
+        return {}

@@ -1,0 +1,153 @@
+"""Stage 2 plans: which variants of a seed to render (voice, rate, pitch, acoustic condition).
+
+A variant may change *how* the instruction sounds but never a cue the seed specifies: a "female" seed
+only gets female voices, a "slow" seed only gets rate factors that keep it slow (<= 1), a seed whose
+cues name a noise keeps that noise at its SNR. Plans are drawn from a generator seeded by (build seed,
+seed id, variant index), so they do not change when other tasks are filtered in or out.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .conditions import CONDITIONS, NOISY_CONDITIONS, resolve
+
+# Rate factors (x the cue's own rate) and pitch shifts (semitones) that stay inside each cue.
+RATE_RANGE: dict[str | None, tuple[float, float]] = {
+    None: (0.9, 1.1), "normal": (0.95, 1.05), "slow": (0.9, 1.0), "fast": (1.0, 1.1),
+}
+PITCH_RANGE_ST: dict[str | None, tuple[float, float]] = {
+    None: (-2.0, 2.0), "normal": (-1.0, 1.0), "high": (0.0, 2.0), "low": (-2.0, 0.0),
+}
+# Conditions a variant cycles through: every noisy one, plus clean speech in a new voice.
+VARIANT_CONDITIONS: tuple[str, ...] = NOISY_CONDITIONS + ("clean",)
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str
+    gender: str | None = None  # female | male | None (unknown)
+    age: str | None = None     # child | adult | elderly | None
+
+
+@dataclass(frozen=True)
+class Variant:
+    stage: str                # seed | augment
+    index: int                # 0 for the seed rendering, k >= 1 for augment k
+    voice: str | None         # None: the synthesiser's default for the cues
+    rate: float
+    pitch: float              # semitones
+    condition: str
+    snr_db: float | None
+    paraphrase: bool = False
+
+    @property
+    def suffix(self) -> str:
+        return "s" if self.stage == "seed" else f"a{self.index}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _espeak_speaker(variant: str) -> tuple[str | None, str | None] | None:
+    """(gender, age) of an eSpeak NG speaker variant; None for variants that add a voice-quality cue."""
+    from s2s_arena.synth import voices as vx
+
+    if variant in vx.FEMALE:
+        return "female", "adult"
+    if variant in vx.MALE:
+        return "male", "adult"
+    for gender, name in vx.ELDERLY.items():
+        if variant == name:
+            return gender, "elderly"
+    return None  # whisper, croak, klatt, ...: each would add a cue the seed does not have
+
+
+def as_voices(raw: Sequence[Any]) -> list[Voice]:
+    """Normalise what a synthesiser's ``voices(language)`` returns (names, dicts or objects).
+
+    eSpeak NG names (``<language voice>+<variant>``) are reduced to the speaker variant, so the
+    language voice (which carries pronunciation and accent) is still chosen from the seed's cues;
+    the bare language voice is its default male speaker.
+    """
+    out = []
+    espeak_style = any(isinstance(v, str) and "+" in v for v in raw)
+    for v in raw:
+        if isinstance(v, Mapping):
+            out.append(Voice(str(v.get("name") or v.get("id")), v.get("gender"), v.get("age")))
+        elif not isinstance(v, str):
+            out.append(Voice(str(getattr(v, "name", v)), getattr(v, "gender", None), getattr(v, "age", None)))
+        elif "+" in v:
+            speaker = _espeak_speaker(v.split("+", 1)[1])
+            if speaker is not None:
+                out.append(Voice(v.split("+", 1)[1], *speaker))
+        elif not espeak_style:  # a bare eSpeak language voice would override the seed's accent
+            out.append(Voice(v, None, None))
+    return out
+
+
+def compatible_voices(voices: Sequence[Voice], cues: Mapping[str, Any]) -> list[Voice]:
+    """Voices that keep the seed's speaker cues: a voice must be *known* to match a specified cue."""
+    out = []
+    for v in voices:
+        if "speaker_gender" in cues and v.gender != cues["speaker_gender"]:
+            continue
+        if "speaker_age" in cues:
+            if cues["speaker_age"] == "child":
+                continue  # child voices are the synthesiser's own (a pitch-shifted variant): keep its choice
+            if (v.age or "adult") != cues["speaker_age"]:
+                continue
+        elif v.age in ("child", "elderly"):
+            continue  # an unrequested elderly voice would add a cue the seed does not have
+        out.append(v)
+    return out
+
+
+def _rng(build_seed: int, seed_id: str, index: int) -> np.random.Generator:
+    return np.random.default_rng([int(build_seed), zlib.crc32(seed_id.encode("utf-8")), index])
+
+
+def _cue(cues: Mapping[str, Any], attr: str) -> str | None:
+    v = cues.get(attr)
+    return None if isinstance(v, list) else v
+
+
+def seed_variant(cues: Mapping[str, Any]) -> Variant:
+    """Stage 1: the synthesiser's own voice for the cues, at the cue's own rate and pitch."""
+    noise = cues.get("noise")
+    if noise is not None:
+        cond = resolve(noise)
+        snr = float(cues.get("snr_db", CONDITIONS[cond].snr_range_db[0]))
+        return Variant("seed", 0, None, 1.0, 0.0, cond, snr)
+    return Variant("seed", 0, None, 1.0, 0.0, "clean", None)
+
+
+def plan_variants(
+    seed_id: str, cues: Mapping[str, Any], voices: Sequence[Voice], n: int, build_seed: int,
+    paraphrase: bool = False,
+) -> list[Variant]:
+    """``n`` stage-2 variants for one seed; deterministic for (build_seed, seed_id)."""
+    order = _rng(build_seed, seed_id, 0).permutation(len(VARIANT_CONDITIONS))
+    candidates = compatible_voices(voices, cues)
+    out = []
+    for k in range(1, n + 1):
+        rng = _rng(build_seed, seed_id, k)
+        voice = candidates[int(rng.integers(len(candidates)))].name if candidates else None
+        lo, hi = RATE_RANGE[_cue(cues, "speaking_rate")]
+        rate = round(float(rng.uniform(lo, hi)), 3)
+        lo, hi = PITCH_RANGE_ST[_cue(cues, "pitch")]
+        pitch = round(float(rng.uniform(lo, hi)), 2)
+        if cues.get("noise") is not None:
+            base = seed_variant(cues)
+            cond, snr = base.condition, base.snr_db
+        else:
+            cond = VARIANT_CONDITIONS[int(order[(k - 1) % len(order)])]
+            lo, hi = CONDITIONS[cond].snr_range_db
+            snr = None if math.isinf(lo) else round(float(rng.uniform(lo, hi)), 1)
+        out.append(Variant("augment", k, voice, rate, pitch, cond, snr, paraphrase and bool(rng.random() < 0.5)))
+    return out

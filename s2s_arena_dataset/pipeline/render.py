@@ -1,0 +1,173 @@
+"""Render one build job (a seed rendering, an augmented variant or a human recording) into a row.
+
+A ``Renderer`` lives once per worker process: it holds the synthesiser, the babble bank, the optional
+ASR and paraphraser, and a small cache of neutral renderings. ``render(job)`` returns the row that
+goes into the work JSONL: the sample's fields, where its audio was written, and its ``qa`` record.
+Rejected samples are returned too (``qa.pass`` false, no audio kept) so a rerun does not retry them.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from s2s_arena import audio as A
+from s2s_arena import prosody
+
+from . import qa
+from .conditions import apply_condition, measured_snr_db
+from .paraphrase import get_paraphraser, paraphrase
+
+TARGET_LUFS = -23.0
+PEAK_CEILING = 0.95
+AUDIO_FORMAT = "flac"  # lossless and about half the size of WAV; datasets/torchcodec decode it
+# Cues whose check compares with the same voice's neutral rendering of the same text.
+RELATIVE_CUES = ("speaking_rate", "pitch", "volume", "pauses", "emotion")
+# Cues that describe the speaker, kept in the neutral rendering so "neutral" means "this voice".
+SPEAKER_CUES = ("speaker_gender", "speaker_age", "accent", "language")
+
+
+def _needs_neutral(cues: dict[str, Any]) -> bool:
+    return any(k in cues and cues[k] not in ("normal", "neutral") for k in RELATIVE_CUES)
+
+
+def _babble_sentences() -> list[str]:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).with_name("babble.yaml")).read_text(encoding="utf-8"))["sentences"]
+
+
+class Renderer:
+    def __init__(self, config: dict[str, Any]):
+        from s2s_arena.synth import get_synthesizer
+
+        self.config = config
+        self.work = Path(config["work_dir"])
+        self.synth = get_synthesizer(config.get("synth", "espeak"))
+        self.source = f"tts:{getattr(self.synth, 'name', 'espeak-ng')}"
+        self.asr = None
+        if config.get("asr"):
+            from s2s_arena.asr import get_asr
+
+            self.asr = get_asr(config["asr"])
+        self.paraphraser = get_paraphraser(config.get("paraphraser"), seed=int(config.get("seed", 0)))
+        self.max_wer = float(config.get("max_wer") or qa.DEFAULT_MAX_WER)
+        self._neutral: dict[tuple, tuple[np.ndarray, prosody.Prosody]] = {}
+        self._bank: list[np.ndarray] | None = None
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def bank(self) -> list[np.ndarray]:
+        """Babble material: fixed everyday sentences in alternating voices (rendered once per worker)."""
+        if self._bank is None:
+            from .augment import as_voices
+
+            voices = [v.name for v in as_voices(self.synth.voices("en"))] or [None]
+            self._bank = []
+            for i, text in enumerate(_babble_sentences()):
+                res = self.synth.synthesize(text, language="en", voice=voices[(i * 7) % len(voices)], seed=i)
+                self._bank.append(A.normalize_loudness(np.asarray(res.audio, np.float32), res.sr, TARGET_LUFS))
+        return self._bank
+
+    def _synth(self, text: str, language: str, attrs: dict, voice: str | None, rate: float, pitch: float, seed: int):
+        res = self.synth.synthesize(text, language=language, attributes=attrs or None, voice=voice, rate=rate,
+                                    pitch=pitch, seed=seed)
+        x = A.to_mono(np.asarray(res.audio, dtype=np.float32))
+        x = A.resample(x, int(res.sr), A.SAMPLE_RATE)
+        return x, res
+
+    def _neutral_of(self, text, language, cues, voice, rate, pitch, seed):
+        attrs = {k: cues[k] for k in SPEAKER_CUES if k in cues}
+        key = (text, language, tuple(sorted((k, str(v)) for k, v in attrs.items())), voice, rate, pitch)
+        if key not in self._neutral:
+            x, _ = self._synth(text, language, attrs, voice, rate, pitch, seed)
+            self._neutral = {key: (x, prosody.measure(x, A.SAMPLE_RATE, text=text))} if len(self._neutral) > 64 else {
+                **self._neutral, key: (x, prosody.measure(x, A.SAMPLE_RATE, text=text))}
+        return self._neutral[key]
+
+    def _transcribe(self, x: np.ndarray, language: str) -> str:
+        out = self.asr.transcribe(x, A.SAMPLE_RATE, language=language)  # type: ignore[union-attr]
+        return out if isinstance(out, str) else getattr(out, "text", str(out))
+
+    # -- the job ------------------------------------------------------------------------------------
+    def render(self, job: dict[str, Any]) -> dict[str, Any]:
+        seed, var = job["seed"], job["variant"]
+        sample_id = job["sample_id"]
+        rng = np.random.default_rng([int(self.config.get("seed", 0)), zlib.crc32(sample_id.encode())])
+        cues = dict(seed["input_cues"])
+        language = seed["language"]
+        text = seed["instruction"]
+        neutral_p = None
+        neutral_x = None
+        augmentation: dict[str, Any] = {"voice": None, "rate": None, "pitch": None, "noise": None, "snr_db": None,
+                                        "rir": None, "paraphrased": False}
+        if job.get("human_file"):
+            speech = A.load_audio(job["human_file"], where=f"{job.get('human_where', 'human manifest')}: file")
+            text = job.get("instruction_text") or text
+            source = "human"
+            augmentation["recording"] = Path(job["human_file"]).name
+        else:
+            source = self.source
+            if var.get("paraphrase"):
+                keep = [w for a in ("emphasis", "pauses") for w in (cues.get(a) if isinstance(cues.get(a), list)
+                        else [cues[a]] if isinstance(cues.get(a), str) else [])]
+                text, augmentation["paraphrased"] = paraphrase(self.paraphraser, text, language, keep)
+            synth_attrs = {k: v for k, v in cues.items() if k not in ("noise", "snr_db")}
+            synth_seed = int(rng.integers(2**31))
+            speech, res = self._synth(text, language, synth_attrs, var["voice"], var["rate"], var["pitch"], synth_seed)
+            augmentation.update(voice=getattr(res, "voice", var["voice"]), rate=var["rate"], pitch=var["pitch"])
+            if _needs_neutral(cues):
+                neutral_x, neutral_p = self._neutral_of(text, language, cues, augmentation["voice"], var["rate"],
+                                                        var["pitch"], synth_seed)
+        A.check_audio(speech, A.SAMPLE_RATE, where=f"sample {sample_id}")
+        p = prosody.measure(speech, A.SAMPLE_RATE, text=text, where=f"sample {sample_id}")
+        # Level: louder/quieter cues keep their difference from this voice's neutral level.
+        level_ref = neutral_x if neutral_p is not None and cues.get("volume") in ("loud", "quiet") else speech
+        lufs = A.loudness_lufs(level_ref, A.SAMPLE_RATE)
+        if math.isfinite(lufs):
+            speech = speech * np.float32(10 ** ((TARGET_LUFS - lufs) / 20))
+        cond = var["condition"]
+        mix, ref, info = apply_condition(speech, A.SAMPLE_RATE, cond, var["snr_db"], rng,
+                                         self.bank() if cond in ("babble", "airport", "cafe") else ())
+        peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+        if peak > PEAK_CEILING:  # scale mix and reference together: the SNR is unchanged
+            mix, ref = mix * np.float32(PEAK_CEILING / peak), ref * np.float32(PEAK_CEILING / peak)
+        data = A.encode(mix, A.SAMPLE_RATE, AUDIO_FORMAT)
+        stored = A.load_audio(data, where=f"sample {sample_id}")  # QA judges what listeners will hear
+        augmentation.update({k: info[k] for k in ("noise", "snr_db", "rir")})
+        augmentation["condition"] = cond
+        snr_meas = measured_snr_db(ref[: stored.shape[0]], stored[: ref.shape[0]]) if info["snr_db"] is not None else None
+        augmentation["snr_measured_db"] = None if snr_meas is None else round(snr_meas, 2)
+
+        checks = qa.check_cues(cues, p, neutral_p, text)
+        clipping = float(np.mean(np.abs(stored) >= 0.999)) if stored.size else 0.0
+        checks += qa.check_signal(stored.shape[0] / A.SAMPLE_RATE, clipping, p.speech_s, text,
+                                  info["snr_db"], augmentation["snr_measured_db"])
+        record: dict[str, Any] = {"measured": qa.summarize(p)}
+        if neutral_p is not None:
+            record["neutral"] = qa.summarize(neutral_p)
+        if self.asr is not None:
+            from s2s_arena.asr import wer
+
+            hyp = self._transcribe(stored, language)
+            w = float(wer(text, hyp))
+            checks.append(qa.check_asr(text, hyp, w, self.max_wer))
+            record.update(asr_text=hyp, wer=round(w, 4))
+        ok, reasons = qa.verdict(checks)
+        record.update(checks=checks, reasons=reasons)
+        record["pass"] = ok
+        audio_file = None
+        if ok:
+            audio_file = f"audio/{sample_id}.{AUDIO_FORMAT}"
+            A.atomic_write_bytes(self.work / audio_file, data)
+        return {
+            "job_key": job["job_key"], "id": sample_id, "level": seed["level"], "domain": seed["domain"],
+            "task": seed["task"], "language": language, "instruction_text": text,
+            "input_cues": cues, "requirements": seed["requirements"],
+            "evaluation_target": seed["evaluation_target"], "reference_response": seed["reference_response"],
+            "seed_id": seed["id"], "stage": var["stage"], "augmentation": augmentation, "source": source,
+            "qa": record, "audio_file": audio_file,
+        }

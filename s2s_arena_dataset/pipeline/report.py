@@ -1,0 +1,160 @@
+"""The build report: counts, rejection reasons and QA distributions (Markdown, JSON and plots)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from s2s_arena.schema import LEVELS
+
+
+def _dist(values: list[float]) -> dict[str, Any]:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if v.size == 0:
+        return {"n": 0, "median": None, "p10": None, "p90": None}
+    return {"n": int(v.size), "median": round(float(np.median(v)), 3), "p10": round(float(np.percentile(v, 10)), 3),
+            "p90": round(float(np.percentile(v, 90)), 3)}
+
+
+def _check_values(rows: list[dict[str, Any]], name: str, key: str | None = None) -> list[float]:
+    out = []
+    for r in rows:
+        for c in r["qa"].get("checks", []):
+            if c["name"] == name and c["measured"] is not None:
+                m = c["measured"][key] if key else c["measured"]
+                if isinstance(m, (int, float)):
+                    out.append(float(m))
+    return out
+
+
+def build_report(rows: list[dict[str, Any]], kept: list[dict[str, Any]]) -> dict[str, Any]:
+    rejected = [r for r in rows if not r["qa"].get("pass")]
+    by_check: dict[str, Counter] = {}
+    for r in rows:
+        for c in r["qa"].get("checks", []):
+            by_check.setdefault(c["name"], Counter())[{True: "pass", False: "fail", None: "recorded"}[c["pass"]]] += 1
+    snr_err = [r["augmentation"]["snr_measured_db"] - r["augmentation"]["snr_db"] for r in kept
+               if r["augmentation"].get("snr_db") is not None and r["augmentation"].get("snr_measured_db") is not None]
+    return {
+        "rendered": len(rows), "kept": len(kept), "rejected": len(rejected),
+        "counts": {
+            "level": {lv: n for lv in LEVELS if (n := sum(r["level"] == lv for r in kept))},
+            "domain": dict(sorted(Counter(r["domain"] for r in kept).items())),
+            "task": dict(sorted(Counter(r["task"] for r in kept).items())),
+            "language": dict(sorted(Counter(r["language"] for r in kept).items())),
+            "stage": dict(sorted(Counter(r["stage"] for r in kept).items())),
+            "source": dict(sorted(Counter(r["source"] for r in kept).items())),
+            "condition": dict(sorted(Counter(r["augmentation"].get("condition") or "clean" for r in kept).items())),
+        },
+        "rejections": dict(Counter(reason for r in rejected for reason in r["qa"].get("reasons", [])).most_common()),
+        "rejections_by_level": {lv: sum(r["level"] == lv for r in rejected) for lv in LEVELS},
+        "checks": {k: dict(v) for k, v in sorted(by_check.items())},
+        "qa_distributions": {
+            "duration_s": _dist([r["qa"]["measured"]["duration_s"] for r in kept]),
+            "articulation_rate_sps": _dist([r["qa"]["measured"]["articulation_rate_sps"] for r in kept]),
+            "rate_ratio_vs_neutral (rate cues)": _dist(_check_values(kept, "speaking_rate")),
+            "f0_delta_st_vs_neutral (pitch cues)": _dist(_check_values(kept, "pitch")),
+            "loudness_delta_lu_vs_neutral (volume cues)": _dist(_check_values(kept, "volume")),
+            "voiced_fraction (whisper cues)": _dist(_check_values(kept, "voice_quality")),
+            "snr_error_db (measured - target)": _dist(snr_err),
+            "asr_wer": _dist([r["qa"].get("wer") for r in kept]),
+        },
+    }
+
+
+def _plots(report: dict[str, Any], rows: list[dict[str, Any]], kept: list[dict[str, Any]], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    bottoms = np.zeros(len(LEVELS))
+    for stage in ("seed", "augment"):
+        vals = np.array([sum(r["level"] == lv and r["stage"] == stage for r in kept) for lv in LEVELS])
+        ax.bar(LEVELS, vals, bottom=bottoms, label=stage)
+        bottoms += vals
+    rej = np.array([report["rejections_by_level"][lv] for lv in LEVELS])
+    ax.bar(LEVELS, rej, bottom=bottoms, label="rejected by QA", color="lightgray")
+    ax.set_ylabel("samples")
+    ax.set_title("Samples per level")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "build_levels.png", dpi=110)
+    plt.close(fig)
+    files.append("build_levels.png")
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    ratios = {v: [c["measured"] for r in rows for c in r["qa"].get("checks", [])
+                  if c["name"] == "speaking_rate" and isinstance(c["measured"], float) and c["expected"].startswith(v)]
+              for v in ("slow", "fast")}
+    for v, xs in ratios.items():
+        if xs:
+            axes[0].hist(xs, bins=20, alpha=0.7, label=f"{v} ({len(xs)})")
+    axes[0].axvline(1.0, color="k", lw=0.8)
+    axes[0].set_title("rate / neutral rate (all rendered)")
+    if any(ratios.values()):
+        axes[0].legend(fontsize=8)
+    err = [r["augmentation"]["snr_measured_db"] - r["augmentation"]["snr_db"] for r in rows
+           if r["augmentation"].get("snr_db") is not None and r["augmentation"].get("snr_measured_db") is not None]
+    axes[1].hist(err, bins=20, color="tab:green")
+    axes[1].set_title("SNR measured - target (dB)")
+    fig.tight_layout()
+    fig.savefig(out / "build_qa.png", dpi=110)
+    plt.close(fig)
+    files.append("build_qa.png")
+    return files
+
+
+def write_report(report: dict[str, Any], rows: list[dict[str, Any]], kept: list[dict[str, Any]], out: Path) -> None:
+    from s2s_arena.audio import atomic_write_bytes
+
+    plots = _plots(report, rows, kept, out)
+    report = {**report, "plots": plots}
+    atomic_write_bytes(out / "build_report.json", json.dumps(report, indent=2, ensure_ascii=False).encode())
+
+    def table(d: dict, k: str = "key", v: str = "samples") -> str:
+        return "\n".join([f"| {k} | {v} |", "|---|---|"] + [f"| {a} | {b} |" for a, b in d.items()])
+
+    dist = "\n".join(["| measure | n | median | p10 | p90 |", "|---|---|---|---|---|"] + [
+        f"| {k} | {d['n']} | {d['median']} | {d['p10']} | {d['p90']} |" for k, d in report["qa_distributions"].items()])
+    checks = "\n".join(["| check | pass | fail | recorded only |", "|---|---|---|---|"] + [
+        f"| {k} | {c.get('pass', 0)} | {c.get('fail', 0)} | {c.get('recorded', 0)} |" for k, c in report["checks"].items()])
+    md = f"""# Build report
+
+Rendered {report['rendered']} candidate samples; kept **{report['kept']}**, rejected {report['rejected']} by QA.
+
+![samples per level](build_levels.png) ![QA](build_qa.png)
+
+## Per level
+{table(report['counts']['level'], 'level')}
+
+## Per domain
+{table(report['counts']['domain'], 'domain')}
+
+## Per language
+{table(report['counts']['language'], 'language')}
+
+## Per stage, source and acoustic condition
+{table({**report['counts']['stage'], **report['counts']['source']}, 'stage / source')}
+
+{table(report['counts']['condition'], 'condition')}
+
+## Rejection reasons (a sample can fail several checks)
+{table(report['rejections'] or {'(none)': 0}, 'failed check', 'samples')}
+
+## Checks
+{checks}
+
+## QA distributions (kept samples)
+{dist}
+
+## Per task
+{table(report['counts']['task'], 'task')}
+"""
+    atomic_write_bytes(out / "build_report.md", md.encode())

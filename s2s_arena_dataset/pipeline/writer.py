@@ -1,0 +1,85 @@
+"""Write accepted samples as Parquet shards with embedded audio, one folder per task.
+
+Layout (what the card's ``configs`` point at)::
+
+    data/<task_id>/<level>-00000-of-00001.parquet
+
+The ``all`` config lists ``data/*/<level>-*.parquet`` per split, so no audio byte is stored twice.
+Mapping columns are JSON text (``s2s_arena.schema.JSON_COLUMNS``); ``audio`` is a ``datasets``
+``Audio(sampling_rate=24000)`` feature holding FLAC bytes, so ``load_dataset`` decodes it offline.
+
+The shards are written with pyarrow, with the same schema and ``huggingface`` features metadata that
+``datasets`` writes itself: the build then needs neither ``datasets`` nor torch (a third of its start-up
+time), and readers see exactly what ``Dataset.to_parquet`` would have produced.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+from s2s_arena.audio import SAMPLE_RATE
+from s2s_arena.schema import JSON_COLUMNS, LEVELS
+
+COLUMNS: tuple[str, ...] = (
+    "id", "level", "domain", "task", "language", "instruction_text", "audio", "input_cues", "requirements",
+    "evaluation_target", "reference_response", "seed_id", "stage", "augmentation", "source", "qa",
+)
+MAX_ROWS_PER_SHARD = 500
+
+
+def features_dict() -> dict[str, Any]:
+    """The ``datasets.Features`` of a shard, in the form ``Features.to_dict()`` gives."""
+    return {c: ({"sampling_rate": SAMPLE_RATE, "_type": "Audio"} if c == "audio" else {"dtype": "string", "_type": "Value"})
+            for c in COLUMNS}
+
+
+def arrow_schema():
+    import pyarrow as pa
+
+    fields = [pa.field(c, pa.struct([("bytes", pa.binary()), ("path", pa.string())]) if c == "audio" else pa.string())
+              for c in COLUMNS]
+    meta = {"huggingface": json.dumps({"info": {"features": features_dict()}})}
+    return pa.schema(fields, metadata=meta)
+
+
+def to_record(row: dict[str, Any], audio_bytes: bytes) -> dict[str, Any]:
+    rec = {c: row.get(c) for c in COLUMNS if c != "audio"}
+    for c in JSON_COLUMNS:
+        rec[c] = json.dumps(rec[c] or {}, ensure_ascii=False, sort_keys=True)
+    rec["audio"] = {"bytes": audio_bytes, "path": Path(row["audio_file"]).name}
+    return rec
+
+
+def shard_layout(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """task -> level -> rows (sorted by id, so a rebuild writes identical shards)."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        out[r["task"]][r["level"]].append(r)
+    return {t: {lv: sorted(rs, key=lambda r: r["id"]) for lv, rs in levels.items()} for t, levels in sorted(out.items())}
+
+
+def write_shards(rows: list[dict[str, Any]], work_dir: Path, out_dir: Path) -> dict[str, dict[str, int]]:
+    """Write every task/level shard under ``out_dir/data``; return task -> level -> row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = arrow_schema()
+    counts: dict[str, dict[str, int]] = {}
+    for task, levels in shard_layout(rows).items():
+        counts[task] = {}
+        for level in LEVELS:
+            rs = levels.get(level, [])
+            if not rs:
+                continue
+            counts[task][level] = len(rs)
+            chunks = [rs[i : i + MAX_ROWS_PER_SHARD] for i in range(0, len(rs), MAX_ROWS_PER_SHARD)]
+            for i, chunk in enumerate(chunks):
+                recs = [to_record(r, (work_dir / r["audio_file"]).read_bytes()) for r in chunk]
+                table = pa.Table.from_pylist(recs, schema=schema)
+                path = out_dir / "data" / task / f"{level}-{i:05d}-of-{len(chunks):05d}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(table, path)  # audio is FLAC already: parquet compression gains nothing there
+    return counts

@@ -1,0 +1,68 @@
+"""`s2s-arena calibrate`: a judge's accuracy on controlled pairs with known winners (reference systems)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "calibrate a judge on reference-system pairs (paralinguistic-only, content-only, identical)"
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--judge", default="feature", help="judge spec: feature (default), hf:<model>, openai:<model>, hybrid")
+    p.add_argument("--data", required=True, help="benchmark dataset folder (s2s-arena build --out DIR) or Hub id")
+    p.add_argument("--responses", default=None,
+                   help="responses folder holding reference/flat/off_topic/echo (rendered there if absent; "
+                        "default OUT/responses)")
+    p.add_argument("--limit", type=int, default=None, help="at most N samples (round-robin over levels)")
+    p.add_argument("--levels", type=_csv, default=None, help="only these levels, e.g. L2,L3")
+    p.add_argument("--out", default=None, help="output folder (default runs/calibration-<judge>)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the reference systems' voices and off-topic picks")
+    p.add_argument("--synth", default="espeak", help="synthesizer for the reference systems (default espeak)")
+    p.add_argument("--asr", default=None, help="feature judge: ASR backend spec for content (default: abstain on content)")
+    p.add_argument("--no-render", action="store_true", help="do not render missing reference responses; judge what is there")
+    p.add_argument("--cache", default=None, help="verdict cache folder (default: none, so figures are fresh)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import re
+    from pathlib import Path
+
+    from s2s_arena.benchmark import load_benchmark
+    from s2s_arena.cli import CommandError
+    from s2s_arena_metric.calibration import markdown_table, run_calibration
+    from s2s_arena_metric.judges import get_judge
+
+    if args.limit is not None and args.limit < 1:
+        raise CommandError(f"--limit: expected a positive number of samples, got {args.limit}")
+    out = Path(args.out or f"runs/calibration-{re.sub(r'[^A-Za-z0-9._+-]+', '-', args.judge)}")
+    resp = Path(args.responses) if args.responses else out / "responses"
+    options = {"asr": args.asr} if args.asr else {}
+    if args.asr and not args.judge.startswith(("feature", "hybrid")):
+        raise CommandError(f"--asr applies to the feature and hybrid judges, not {args.judge!r}")
+    judge = get_judge(args.judge, **options)
+    samples = load_benchmark(args.data, levels=args.levels, limit=args.limit)
+    if not samples:
+        raise CommandError(f"{args.data}: no samples (levels {args.levels or 'all'})")
+    cache = None
+    if args.cache:
+        from s2s_arena_metric.judging import VerdictCache
+
+        cache = VerdictCache(args.cache)
+    try:
+        report = run_calibration(judge, samples, resp, out, render=not args.no_render, seed=args.seed,
+                                 synth=args.synth, cache=cache)
+    finally:
+        judge.close()
+        if cache is not None:
+            cache.close()
+    print(markdown_table(report, judge.name))
+    met = {k: v["met"] for k, v in report["targets"].items()}
+    print(json.dumps({"targets_met": met}))
+    print(f"responses: {resp}")
+    print(f"report: {out / 'calibration.md'} and {out / 'calibration.json'}; verdicts: {out / 'verdicts.jsonl'}")
+    return 0

@@ -1,0 +1,426 @@
+"""The `feature` judge: measured prosody against the sample's requirements (offline, deterministic).
+
+For each ordered pair it measures both responses once (``s2s_arena.prosody``; cached by audio hash,
+so the second order costs nothing), then decides three aspects:
+
+* quality: broken audio (silent, too short, clipped, cut off mid-sound) is vetoed: the broken
+  response loses, two broken responses are ``both_bad``;
+* paralinguistics: every measurable requirement gives each response a compliance value; the pair's
+  evidence is the compliance difference in "just noticeable differences" (thresholds and their
+  reasons live in ``feature_rules.yaml``). Absolute requirements ("slow") are placed against
+  population norms, sequences ("slow, then normal, then fast") against the response's own previous
+  part;
+* content: word overlap of an ASR transcript with the reference response when an ASR backend is
+  configured; otherwise the judge abstains on content (``meta["abstained"]``) rather than guess.
+
+The overall verdict follows content, then paralinguistics, then quality. The decision only uses
+differences of per-response numbers, so swapping A and B flips it exactly and identical audio ties.
+The reason string lists every number used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from s2s_arena import audio as audio_mod
+from s2s_arena import prosody
+from s2s_arena.schema import Sample
+
+from ..feature_rules import load_rules
+from .base import Judge, Judgement, PairInput
+
+_DIRECTION = {"slow": -1, "fast": 1, "low": -1, "high": 1, "quiet": -1, "loud": 1}
+_RANK = {"slow": 0, "normal": 1, "fast": 2}
+# Sequences measured part by part: attribute -> (Segment field, unit, label).
+_SEQUENCE_UNITS = {
+    "speaking_rate": ("articulation_rate_sps", "syl/s", "articulation rate"),
+    "pitch": ("f0_median_st", "st", "median F0"),
+    "volume": ("loudness_lufs", "LUFS", "loudness"),
+}
+
+
+@dataclass
+class Measured:
+    """What the judge knows about one response (shared by every pair that contains it)."""
+
+    prosody: prosody.Prosody | None
+    broken: list[str]
+    tail_db: float = math.nan
+    segments: dict[int, list[prosody.Segment]] = field(default_factory=dict)  # n parts -> measured parts
+    transcript: str | None = None
+
+
+@dataclass
+class Evidence:
+    aspect: str  # attribute name, or "content"
+    value_a: float
+    value_b: float
+    d: float  # clipped, in jnds; > 0 favours A
+    text: str  # the numbers behind it
+
+
+def _single(value: Any) -> Any:
+    """A one-element sequence means the plain value; a longer one is a sequence (None here)."""
+    if isinstance(value, list):
+        return value[0] if len(value) == 1 else None
+    return value
+
+
+def _fmt(v: float, nd: int = 2) -> str:
+    return "nan" if v is None or not math.isfinite(v) else f"{v:.{nd}f}"
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", (text or "").lower())
+
+
+def word_f1(hyp: str, ref: str) -> float:
+    """Bag-of-words F1 between a transcript and a reference text (0 when either is empty)."""
+    h, r = _words(hyp), _words(ref)
+    if not h or not r:
+        return 0.0
+    from collections import Counter
+
+    common = sum((Counter(h) & Counter(r)).values())
+    if common == 0:
+        return 0.0
+    p, rc = common / len(h), common / len(r)
+    return 2 * p * rc / (p + rc)
+
+
+def content_compliance(transcript: str, sample: Sample) -> float:
+    """Overlap with the reference answer, penalised when the response mostly repeats the question."""
+    to_ref = word_f1(transcript, sample.reference_response)
+    to_instr = word_f1(transcript, sample.instruction_text)
+    return to_ref - max(0.0, to_instr - to_ref)
+
+
+def repetition_count(transcript: str) -> int:
+    """How often the transcript's opening phrase (up to 3 words) occurs in it."""
+    w = _words(transcript)
+    if not w:
+        return 0
+    k = min(3, len(w))
+    head = w[:k]
+    return sum(1 for i in range(len(w) - k + 1) if w[i:i + k] == head)
+
+
+def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float], sequence_lengths: tuple[int, ...] = ()) -> Measured:
+    """Measure one response and find what breaks it (a module function, so worker processes can run it)."""
+    try:
+        p = prosody.measure(x, sr, where="response")
+    except audio_mod.AudioError as e:
+        return Measured(None, [f"unusable ({e})"])
+    broken = [b for b in p.problems if b in ("silent", "too_short", "clipping")]
+    if p.clipping_fraction > veto["max_clipping_fraction"] and "clipping" not in broken:
+        broken.append("clipping")
+    if "silent" not in broken and p.speech_s < veto["min_speech_s"] and "too_short" not in broken:
+        broken.append("too_short")
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    tail = x[-max(1, int(veto["truncation_tail_s"] * sr)):]
+    tail_ms = float(np.mean(np.square(tail, dtype=np.float64)))
+    tail_db = 10 * math.log10(tail_ms) if tail_ms > 0 else -math.inf
+    # Speech running into the very end at (near) full level: the clip was cut mid-sound.
+    if ("silent" not in broken and p.duration_s - p.speech_end_s <= veto["truncation_tail_s"]
+            and tail_db > p.rms_db - veto["truncation_tail_db"]):
+        broken.append("truncated")
+    m = Measured(p, broken, tail_db)
+    if not broken:
+        for n in sequence_lengths:
+            m.segments[n] = prosody.measure_segments(x, sr, n, where="response")
+    return m
+
+
+def _measure_job(args: tuple) -> Measured:
+    return measure_clip(*args)
+
+
+def _sequence_lengths(sample: Sample) -> tuple[int, ...]:
+    return tuple(sorted({len(v) for k, v in (sample.requirements or {}).items()
+                         if k in _SEQUENCE_UNITS and isinstance(v, list) and len(v) > 1}))
+
+
+class FeatureJudge(Judge):
+    name = "feature"
+    version = "1.0"
+
+    def __init__(self, asr: Any = None, rules: str | None = None, overrides: dict[str, Any] | None = None,
+                 cache_size: int = 4096, workers: int = 1, **_ignored: Any):
+        """``asr``: an ASR spec or backend for content (None: abstain on content); ``rules``: another
+        rules YAML; ``overrides``: rule values to replace; ``workers`` > 1 measures the new clips of a
+        batch in that many processes (same results, faster on idle cores)."""
+        self.rules = load_rules(rules, overrides)
+        self._asr_spec = asr if isinstance(asr, str) or asr is None else getattr(asr, "name", type(asr).__name__)
+        self._asr = asr if asr is not None and not isinstance(asr, str) else None
+        self._cache: OrderedDict[tuple[str, int], Measured] = OrderedDict()
+        self._cache_size = int(cache_size)
+        self.workers = max(1, int(workers))
+        self._pool: Any = None
+
+    def config(self) -> Any:
+        return {"rules": self.rules, "asr": self._asr_spec}
+
+    # --- measurement ----------------------------------------------------------------------------
+    def _asr_backend(self) -> Any:
+        if self._asr is None and self._asr_spec:
+            from s2s_arena.asr import get_asr
+
+            self._asr = get_asr(self._asr_spec)
+        return self._asr
+
+    def _transcribe(self, x: np.ndarray, sr: int, language: str) -> str:
+        asr = self._asr_backend()
+        out = asr.transcribe(x, sr, language=language)
+        return out if isinstance(out, str) else str(getattr(out, "text", out))
+
+    def measure(self, x: np.ndarray, sr: int, *, language: str = "en") -> Measured:
+        """Measure one clip (cached by content hash and rate)."""
+        key = (audio_mod.audio_hash(x), int(sr))
+        m = self._cache.get(key)
+        if m is not None:
+            self._cache.move_to_end(key)
+        else:
+            m = measure_clip(x, sr, self.rules["veto"])
+            self._remember(key, m)
+        if self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
+            m.transcript = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
+        return m
+
+    def _remember(self, key: tuple[str, int], m: Measured) -> None:
+        self._cache[key] = m
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _prefetch(self, items: list[PairInput]) -> None:
+        """Measure a batch's new clips in worker processes (each once, with the parts sequences need)."""
+        jobs: dict[tuple[str, int], tuple] = {}
+        for it in items:
+            for x in (it.audio_a, it.audio_b):
+                key = (audio_mod.audio_hash(x), int(it.sr))
+                if key not in self._cache and key not in jobs:
+                    jobs[key] = (x, int(it.sr), self.rules["veto"], _sequence_lengths(it.sample))
+        if len(jobs) < 2:
+            return
+        if self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"))
+        for key, m in zip(jobs, self._pool.map(_measure_job, jobs.values())):
+            self._remember(key, m)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _segments(self, m: Measured, x: np.ndarray, sr: int, n: int) -> list[prosody.Segment]:
+        if n not in m.segments:
+            m.segments[n] = prosody.measure_segments(x, sr, n, where="response")
+        return m.segments[n]
+
+    @staticmethod
+    def _sequence_compliance(values: list[float], ranks: list[int], log_scale: bool, cap: float) -> float:
+        """Mean over consecutive parts of the change in the required direction (each step capped);
+        a step that should stay level is scored by how far it moves. Unmeasurable parts score -cap."""
+        total = 0.0
+        for k in range(len(values) - 1):
+            v0, v1 = values[k], values[k + 1]
+            ok = math.isfinite(v0) and math.isfinite(v1) and (not log_scale or (v0 > 0 and v1 > 0))
+            if not ok:
+                total -= cap
+                continue
+            step = math.log2(v1 / v0) if log_scale else v1 - v0
+            want = ranks[k + 1] - ranks[k]
+            total += min(step * (1 if want > 0 else -1), cap) if want else -abs(step)
+        return total / max(1, len(values) - 1)
+
+    # --- compliance per requirement -------------------------------------------------------------
+    def _clip(self, d: float) -> float:
+        cap = self.rules["decision"]["max_evidence"]
+        return max(-cap, min(cap, d))
+
+    def _rate_compliance(self, rate: float, target: str, cap: float) -> float:
+        if rate <= 0:
+            return -cap
+        r = math.log2(rate / self.rules["norms"]["speaking_rate_sps"])
+        if target == "normal":
+            return -abs(r)
+        return min(_DIRECTION[target] * r, cap)
+
+    def _evidence(self, item: PairInput, ma: Measured, mb: Measured) -> tuple[list[Evidence], list[str]]:
+        """Evidence for each requirement the judge can measure; the rest are returned as abstained."""
+        reqs = item.sample.requirements or {}
+        A = self.rules["attributes"]
+        pa, pb = ma.prosody, mb.prosody
+        ev: list[Evidence] = []
+        abstained: list[str] = []
+
+        def add(attr: str, ca: float, cb: float, jnd: float, text: str) -> None:
+            if not (math.isfinite(ca) and math.isfinite(cb)):
+                abstained.append(attr)
+                return
+            ev.append(Evidence(attr, ca, cb, self._clip((ca - cb) / jnd), text))
+
+        for attr, value in reqs.items():
+            if attr in _SEQUENCE_UNITS and isinstance(value, list) and len(value) > 1:
+                key, unit, label = _SEQUENCE_UNITS[attr]
+                cfg = A[f"{attr}_sequence"]
+                n = len(value)
+                sa = [getattr(g, key) for g in self._segments(ma, item.audio_a, item.sr, n)]
+                sb = [getattr(g, key) for g in self._segments(mb, item.audio_b, item.sr, n)]
+                ranks = [_RANK[v] if attr == "speaking_rate" else _DIRECTION.get(v, 0) + 1 for v in value]
+                add(attr, self._sequence_compliance(sa, ranks, attr == "speaking_rate", cfg["cap"]),
+                    self._sequence_compliance(sb, ranks, attr == "speaking_rate", cfg["cap"]), cfg["jnd"],
+                    f"{attr}={'->'.join(value)}: per-part {label} A [{', '.join(_fmt(r, 1) for r in sa)}] "
+                    f"vs B [{', '.join(_fmt(r, 1) for r in sb)}] {unit}")
+            elif attr == "speaking_rate":
+                target = value[0] if isinstance(value, list) else value
+                cfg = A["speaking_rate"]
+                add(attr, self._rate_compliance(pa.articulation_rate_sps, target, cfg["cap"]),
+                    self._rate_compliance(pb.articulation_rate_sps, target, cfg["cap"]), cfg["jnd"],
+                    f"speaking_rate={target}: articulation rate A {_fmt(pa.articulation_rate_sps)} vs B "
+                    f"{_fmt(pb.articulation_rate_sps)} syl/s (norm {_fmt(self.rules['norms']['speaking_rate_sps'], 1)})")
+            elif attr == "style" and value == "tongue_twister":
+                cfg = A["style"]
+                add(attr, self._rate_compliance(pa.articulation_rate_sps, "fast", cfg["cap"]),
+                    self._rate_compliance(pb.articulation_rate_sps, "fast", cfg["cap"]), cfg["jnd"],
+                    f"style=tongue_twister (fast): articulation rate A {_fmt(pa.articulation_rate_sps)} vs B "
+                    f"{_fmt(pb.articulation_rate_sps)} syl/s")
+            elif attr == "pitch" and _single(value) in _DIRECTION:
+                value = _single(value)
+                s = _DIRECTION[value]
+                add(attr, s * pa.f0_median_st, s * pb.f0_median_st, A["pitch"]["jnd"],
+                    f"pitch={value}: median F0 A {_fmt(pa.f0_median_st, 1)} vs B {_fmt(pb.f0_median_st, 1)} st re 100 Hz")
+            elif attr == "volume" and _single(value) in _DIRECTION:
+                value = _single(value)
+                cfg, s = A["volume"], _DIRECTION[value]
+
+                def vol(p: prosody.Prosody) -> float:
+                    return s * (p.loudness_lufs / cfg["jnd_lufs"] - p.spectral_tilt_db / cfg["jnd_tilt"])
+
+                add(attr, vol(pa), vol(pb), 1.0,
+                    f"volume={value}: loudness A {_fmt(pa.loudness_lufs, 1)} vs B {_fmt(pb.loudness_lufs, 1)} LUFS, "
+                    f"tilt A {_fmt(pa.spectral_tilt_db, 1)} vs B {_fmt(pb.spectral_tilt_db, 1)} dB")
+            elif attr == "voice_quality" and _single(value) in ("whisper", "modal"):
+                value = _single(value)
+                s = -1 if value == "whisper" else 1
+                add(attr, s * pa.voiced_fraction, s * pb.voiced_fraction, A["voice_quality"]["jnd"],
+                    f"voice_quality={value}: voiced fraction A {_fmt(pa.voiced_fraction)} vs B {_fmt(pb.voiced_fraction)}")
+            elif attr == "pauses":
+                cfg = A["pauses"]
+                want = value if isinstance(value, int) else len(value)
+
+                def deliberate(p: prosody.Prosody) -> list[float]:
+                    return sorted((q.duration_s for q in p.pauses if q.duration_s >= cfg["min_pause_s"]), reverse=True)
+
+                da, db = deliberate(pa), deliberate(pb)
+
+                def pc(d: list[float]) -> float:
+                    # Count first; among equal counts the required pauses' lengths (longest ones) break ties.
+                    return -abs(len(d) - want) + cfg["duration_weight"] * min(sum(d[:want]), want * 1.0) / max(want, 1)
+
+                add(attr, pc(da), pc(db), cfg["jnd"],
+                    f"pauses={value!r} (want {want} >= {cfg['min_pause_s']} s): A {len(da)} "
+                    f"[{', '.join(_fmt(d) for d in da)}] vs B {len(db)} [{', '.join(_fmt(d) for d in db)}] s")
+            elif attr == "repetitions":
+                if ma.transcript is None or mb.transcript is None:
+                    abstained.append(attr)
+                    continue
+                ca, cb = repetition_count(ma.transcript), repetition_count(mb.transcript)
+                add(attr, -abs(ca - value), -abs(cb - value), A["repetitions"]["jnd"],
+                    f"repetitions={value}: A {ca} vs B {cb} (from transcripts)")
+            elif attr == "speaker_gender":
+                cfg, s = A["speaker_gender"], (1 if value == "female" else -1)
+                bound = self.rules["norms"]["gender_boundary_st"]
+                add(attr, min(s * (pa.f0_median_st - bound), cfg["cap"]), min(s * (pb.f0_median_st - bound), cfg["cap"]),
+                    cfg["jnd"], f"speaker_gender={value}: median F0 A {_fmt(pa.f0_median_st, 1)} vs B "
+                    f"{_fmt(pb.f0_median_st, 1)} st (boundary {_fmt(bound, 1)})")
+            else:
+                abstained.append(attr)
+        return ev, abstained
+
+    # --- decision -------------------------------------------------------------------------------
+    def _verdict(self, d: float) -> str:
+        dec = self.rules["decision"]
+        if abs(d) < dec["tie_below"]:
+            return "A=B"
+        strong = abs(d) >= dec["strong_at"]
+        if d > 0:
+            return "A>>B" if strong else "A>B"
+        return "B>>A" if strong else "B>A"
+
+    def judge_one(self, item: PairInput) -> Judgement:
+        lang = item.sample.language or "en"
+        ma = self.measure(item.audio_a, item.sr, language=lang)
+        mb = self.measure(item.audio_b, item.sr, language=lang)
+        if ma.broken or mb.broken:
+            both = bool(ma.broken and mb.broken)
+            verdict = "both_bad" if both else ("B>>A" if ma.broken else "A>>B")
+            reason = (f"quality veto: A {', '.join(ma.broken) or 'ok'}; B {', '.join(mb.broken) or 'ok'}"
+                      + self._broken_numbers(ma, mb))
+            return Judgement(verdict, quality=verdict, reason=reason,
+                             meta={"veto": {"a": ma.broken, "b": mb.broken}, "abstained": ["content", "paralinguistics"]})
+
+        ev, abstained = self._evidence(item, ma, mb)
+        para_d = sum(e.d for e in ev)
+        para = self._verdict(para_d) if ev else "A=B"
+        parts = [f"{e.text} -> d={e.d:+.2f}" for e in ev]
+
+        content, content_txt = "A=B", "content: abstained (no ASR backend)"
+        if ma.transcript is not None and mb.transcript is not None:
+            ca, cb = content_compliance(ma.transcript, item.sample), content_compliance(mb.transcript, item.sample)
+            cd = self._clip((ca - cb) / self.rules["content"]["jnd"])
+            content = self._verdict(cd)
+            content_txt = f"content: overlap score A {ca:.2f} vs B {cb:.2f} -> d={cd:+.2f} ({content})"
+        else:
+            abstained = ["content"] + abstained
+
+        overall = content if content != "A=B" else para
+        if not ev:
+            para_txt = "paralinguistics: nothing measurable required" + (
+                f" (not measured: {', '.join(a for a in abstained if a != 'content')})" if len(abstained) > 1 else "")
+        else:
+            para_txt = f"paralinguistics: {'; '.join(parts)}; total d={para_d:+.2f} ({para})"
+            skipped = [a for a in abstained if a != "content"]
+            if skipped:
+                para_txt += f"; not measured: {', '.join(skipped)}"
+        reason = f"{para_txt}. {content_txt}. quality: both ok. verdict {overall}"
+        meta = {
+            "abstained": abstained,
+            "evidence": {e.aspect: {"a": round(e.value_a, 4), "b": round(e.value_b, 4), "d": round(e.d, 4)} for e in ev},
+            "paralinguistic_d": round(para_d, 4),
+        }
+        return Judgement(overall, content=content, paralinguistics=para, quality="A=B", reason=reason, meta=meta)
+
+    @staticmethod
+    def _broken_numbers(ma: Measured, mb: Measured) -> str:
+        def nums(m: Measured) -> str:
+            p = m.prosody
+            if p is None:
+                return "unmeasurable"
+            return (f"speech {p.speech_s:.2f} s of {p.duration_s:.2f} s, peak {_fmt(p.peak_dbfs, 1)} dBFS, "
+                    f"clipped {p.clipping_fraction:.4f}")
+
+        return f" (A: {nums(ma)}; B: {nums(mb)})"
+
+    def judge(self, items: list[PairInput]) -> list[Judgement]:
+        if self.workers > 1:
+            try:
+                self._prefetch(items)
+            except Exception:  # noqa: BLE001 - a broken pool only costs speed: judge_one measures in-process
+                self.close()
+        out = []
+        for item in items:
+            try:
+                out.append(self.judge_one(item))
+            except Exception as e:  # one bad pair is counted as invalid, never sinks the batch
+                out.append(Judgement.invalid(f"feature judge failed on sample {item.sample.id!r}: "
+                                             f"{type(e).__name__}: {e}", error=type(e).__name__))
+        return out

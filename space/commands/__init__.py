@@ -1,0 +1,1 @@
+"""`s2s-arena` subcommands that live with the Space."""

@@ -1,0 +1,167 @@
+"""Reference systems, labelled calibration pairs, scoring, and `s2s-arena calibrate` on a small build."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from s2s_arena.audio import load_audio
+from s2s_arena.cli import main as cli_main
+from s2s_arena.responses import load_responses
+from s2s_arena.schema import Sample, SchemaError
+from s2s_arena.systems.reference import off_topic_source, plan_response, render_reference_systems
+from s2s_arena_metric.calibration import (
+    CONTENT, IDENTICAL, PARALINGUISTIC, TARGETS, labelled_pairs, markdown_table, measurable_attributes,
+    paralinguistic_attributes, score,
+)
+
+
+def make(sid: str, task: str, req: dict, ref: str, instr: str, level: str = "L2", language: str = "en") -> Sample:
+    return Sample(id=sid, level=level, domain="test", task=task, language=language, instruction_text=instr,
+                  evaluation_target="Does the response follow the instruction?", requirements=req,
+                  reference_response=ref, seed_id=sid)
+
+
+SAMPLES = [
+    make("a-1", "dictation", {"speaking_rate": "slow", "pauses": 2}, "Eggs, flour, and some butter. Then milk.",
+         "Dictate my list slowly: eggs, flour, butter, milk."),
+    make("b-1", "voices", {"pitch": "high", "emotion": "happy"}, "Hooray, the party starts at noon today!",
+         "Tell me when the party starts, in a high voice."),
+    make("c-1", "chat", {}, "Drink water and rest for a while in a quiet room.", "I have a headache, what should I do?",
+         level="L0"),
+    make("d-1", "chat", {"speaking_rate": "normal", "emotion": "sad"}, "I am sorry to hear that your cat is ill.",
+         "My cat is ill.", level="L3"),
+]
+
+
+def test_paralinguistic_and_measurable_attributes():
+    assert paralinguistic_attributes({"speaking_rate": "normal", "language": "zh", "repetitions": 2}) == []
+    assert paralinguistic_attributes({"speaking_rate": ["slow", "normal"], "emotion": "neutral"}) == ["speaking_rate"]
+    assert measurable_attributes({"speaking_rate": "slow", "emotion": "happy", "emphasis": "red",
+                                  "voice_quality": "whisper", "pitch": ["low", "high"]}) == \
+        ["speaking_rate", "voice_quality", "pitch"]
+    assert measurable_attributes({"voice_quality": "creaky", "style": "singing"}) == []
+
+
+def test_labelled_pairs_kinds_and_missing():
+    available = {name: {s.id for s in SAMPLES} for name in ("reference", "flat", "off_topic")}
+    available["echo"] = {"a-1"}
+    pairs, missing = labelled_pairs(SAMPLES, available)
+    para = [p for p in pairs if p.kind == PARALINGUISTIC]
+    # c-1 requires nothing; d-1 requires a neutral rate (a flat delivery meets it) plus emotion.
+    assert [(p.sample.id, p.measured) for p in para] == [("a-1", ["speaking_rate", "pauses"]), ("b-1", ["pitch"]),
+                                                         ("d-1", [])]
+    assert all(p.system_a == "reference" and p.system_b == "flat" for p in para)
+    assert sum(p.kind == IDENTICAL for p in pairs) == 4
+    assert sorted(m["sample_id"] for m in missing) == ["b-1", "c-1", "d-1"]  # echo missing, counted
+    assert all(m["missing"] == "echo" for m in missing)
+
+
+def test_off_topic_and_echo_plans_are_deterministic():
+    src = off_topic_source(SAMPLES, 0, seed=0)
+    assert src.id != "a-1" and src.task != "dictation"
+    assert off_topic_source(SAMPLES, 0, seed=0).id == src.id
+    assert off_topic_source(list(reversed(SAMPLES)), 3, seed=0).id == src.id  # order does not matter
+    p = plan_response("off_topic", SAMPLES, 0)
+    assert p["text"] == src.reference_response and p["attributes"] == SAMPLES[0].requirements
+    assert plan_response("echo", SAMPLES, 1)["text"] == SAMPLES[1].instruction_text
+    assert plan_response("flat", SAMPLES, 0)["attributes"] == {}
+    with pytest.raises(SchemaError, match="unknown reference system"):
+        plan_response("oracle", SAMPLES, 0)
+
+
+def test_render_reference_systems_resumes(tmp_path):
+    dirs = render_reference_systems(SAMPLES[:2], tmp_path, seed=0, progress=False)
+    assert sorted(dirs) == ["echo", "flat", "off_topic", "reference"]
+    resp = load_responses(tmp_path)
+    for name in dirs:
+        assert resp[name].info.architecture == "reference"
+        assert sorted(resp[name].responses) == ["a-1", "b-1"]
+    ref = resp["reference"].responses["a-1"]
+    assert ref.text == SAMPLES[0].reference_response
+    assert resp["echo"].responses["b-1"].text == SAMPLES[1].instruction_text
+    assert resp["off_topic"].responses["a-1"].meta["source_sample"] == "b-1"
+    # Same voice in every system of a sample; the reference is slower than the flat delivery.
+    assert resp["reference"].responses["a-1"].meta["voice"] == resp["flat"].responses["a-1"].meta["voice"]
+    ref_x, flat_x = (load_audio(resp[s].responses["a-1"].audio_path) for s in ("reference", "flat"))
+    assert ref_x.shape[0] > flat_x.shape[0]
+    before = (tmp_path / "reference" / "a-1.wav").stat().st_mtime_ns
+    render_reference_systems(SAMPLES[:2], tmp_path, seed=0, progress=False)
+    manifest = json.loads((tmp_path / "reference_systems.json").read_text())
+    assert manifest["counts"]["reference"] == {"rendered": 0, "failed": 0, "skipped": 2}
+    assert (tmp_path / "reference" / "a-1.wav").stat().st_mtime_ns == before
+
+
+def test_sample_without_reference_response_is_a_counted_error(tmp_path):
+    bare = make("e-1", "chat", {"pitch": "low"}, "", "Say something low.")
+    render_reference_systems([SAMPLES[2], bare], tmp_path, systems=("reference",), progress=False)
+    resp = load_responses(tmp_path)["reference"]
+    assert "e-1" in resp.errors and "reference_response" in resp.errors["e-1"]
+
+
+def _rows(kind, ab, ba, pair="s|reference|flat", measured=("pitch",), attrs=("pitch",), abstained=()):
+    base = {"sample_id": pair.split("|")[0], "kind": kind, "attributes": list(attrs), "measured": list(measured),
+            "level": "L2", "task": "t", "pair": pair, "abstained": list(abstained), "reason": "",
+            "judge": "feature", "judge_version": "1", "prompt_hash": "h"}
+    a, b = pair.split("|")[1:]
+    return [{**base, "system_a": a, "system_b": b, "order": "ab", "verdict": ab},
+            {**base, "system_a": b, "system_b": a, "order": "ba", "verdict": ba}]
+
+
+def test_score_counts_ties_as_misses_and_disagreement_as_inconsistent():
+    rows = (_rows(PARALINGUISTIC, "A>>B", "B>A", pair="s1|reference|flat")  # right, consistent
+            + _rows(PARALINGUISTIC, "A>B", "A>B", pair="s2|reference|flat")  # orders disagree: tie
+            + _rows(PARALINGUISTIC, "B>A", "A>B", pair="s3|reference|flat")  # reversed
+            + _rows(CONTENT, "A=B", "A=B", pair="s1|reference|echo", measured=(), attrs=("content",),
+                    abstained=("content",))
+            + _rows(IDENTICAL, "A=B", "A=B", pair="s1|reference|reference_copy", measured=(), attrs=())
+            + _rows(IDENTICAL, "A>B", "B>A", pair="s2|reference|reference_copy", measured=(), attrs=()))
+    r = score(rows)
+    assert r["paralinguistic_measurable"] == {"n": 3, "n_invalid": 0, "accuracy": pytest.approx(1 / 3),
+                                             "correct": 1, "ties": 1, "reversed": 1}
+    assert r["swap_consistency"] == pytest.approx(3 / 4)
+    assert r["identical"]["tie_rate"] == pytest.approx(0.5)
+    assert r["content"]["abstained"] == 1
+    assert set(r["targets"]) == set(TARGETS) and not r["targets"]["identical_tie_rate"]["met"]
+    md = markdown_table(r, "feature")
+    assert "| paralinguistic-only (measurable) | 3 | 1 | 1 | 1 | 0 | 33.3% |" in md
+
+
+@pytest.fixture(scope="module")
+def small_build(tmp_path_factory):
+    from s2s_arena_dataset.pipeline.build import build_dataset
+
+    out = tmp_path_factory.mktemp("bench") / "ds"
+    return build_dataset(out, limit=10, seed=0, levels=["L2", "L3"], workers=1, progress=False)
+
+
+@pytest.mark.slow
+def test_calibrate_command_meets_targets_on_a_small_build(small_build, tmp_path, capsys):
+    out = tmp_path / "cal"
+    rc = cli_main(["calibrate", "--judge", "feature", "--data", str(small_build), "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "paralinguistic-only (measurable)" in printed and str(out / "calibration.json") in printed
+    report = json.loads((out / "calibration.json").read_text())
+    assert report["paralinguistic_measurable"]["n"] >= 5
+    for name, target in TARGETS.items():
+        t = report["targets"][name]
+        assert t["target"] == target
+        assert t["met"] and t["value"] >= target, (name, t, (out / "calibration.md").read_text())
+    assert report["content"]["abstained"] == report["content"]["n"] > 0  # no ASR: abstained, not guessed
+    assert (out / "manifest.json").is_file() and (out / "responses" / "flat" / "manifest.jsonl").is_file()
+    # A second run resumes: nothing is re-rendered or re-judged, the figures are the same.
+    rows_before = (out / "verdicts.jsonl").read_text().count("\n")
+    assert cli_main(["calibrate", "--judge", "feature", "--data", str(small_build), "--out", str(out)]) == 0
+    assert (out / "verdicts.jsonl").read_text().count("\n") == rows_before
+    assert json.loads((out / "calibration.json").read_text())["targets"] == report["targets"]
+
+
+def test_calibrate_command_rejects_bad_input(tmp_path, capsys):
+    assert cli_main(["calibrate", "--data", str(tmp_path / "nope"), "--limit", "0"]) == 2
+    assert "--limit" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["calibrate", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a dataset folder" in capsys.readouterr().err

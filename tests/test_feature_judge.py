@@ -1,0 +1,182 @@
+"""The `feature` judge on rendered pairs whose winner is known (eSpeak NG renderings, real prosody)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from s2s_arena.audio import trim_silence
+from s2s_arena.schema import Sample, SchemaError, flip_verdict
+from s2s_arena.synth import get_synthesizer
+from s2s_arena_metric.judges import PairInput, get_judge
+from s2s_arena_metric.judges.feature import FeatureJudge, content_compliance, repetition_count, word_f1
+from s2s_arena_metric.judging import Pair, judge_pairs, resolve
+
+TEXT = "The weather is lovely today, and I think we should go for a long walk in the park."
+SR = 24000
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return get_synthesizer("espeak")
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return get_judge("feature")
+
+
+def sample(requirements: dict, sid: str = "s1", **kw) -> Sample:
+    return Sample(id=sid, level="L2", domain="test", task="test", language="en",
+                  instruction_text=kw.pop("instruction_text", "Please say the sentence."),
+                  evaluation_target="Does the response follow the requested delivery?",
+                  requirements=requirements, reference_response=kw.pop("reference_response", TEXT), **kw)
+
+
+def render(synth, attrs: dict, text: str = TEXT) -> np.ndarray:
+    out = synth.synthesize(text, attributes=attrs, seed=3)
+    assert out.sr == SR
+    return out.audio
+
+
+def decide(judge, smp, a, b):
+    ab, ba = judge.judge([PairInput(smp, a, b), PairInput(smp, b, a)])
+    return ab, ba
+
+
+# (requirements, attributes of the response that should win, of the one that should lose)
+KNOWN_WINNERS = {
+    "slow_vs_fast": ({"speaking_rate": "slow"}, {"speaking_rate": "slow"}, {"speaking_rate": "fast"}),
+    "fast_vs_normal": ({"speaking_rate": "fast"}, {"speaking_rate": "fast"}, {}),
+    "whisper_vs_modal": ({"voice_quality": "whisper"}, {"voice_quality": "whisper"}, {}),
+    "high_vs_low_pitch": ({"pitch": "high"}, {"pitch": "high"}, {"pitch": "low"}),
+    "low_vs_high_pitch": ({"pitch": "low"}, {"pitch": "low"}, {"pitch": "high"}),
+    "pause_present_vs_absent": ({"pauses": ["weather", "today"]}, {"pauses": ["weather", "today"]}, {}),
+    "loud_vs_quiet": ({"volume": "loud"}, {"volume": "loud"}, {"volume": "quiet"}),
+    "quiet_vs_normal": ({"volume": "quiet"}, {"volume": "quiet"}, {}),
+    "sequence_vs_flat": ({"speaking_rate": ["fast", "normal", "slow"]},
+                         {"speaking_rate": ["fast", "normal", "slow"]}, {"repetitions": 3}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(KNOWN_WINNERS))
+def test_known_winner_wins_in_both_orders(synth, judge, case):
+    req, good, bad = KNOWN_WINNERS[case]
+    text = TEXT if case != "sequence_vs_flat" else "One, two, three. | Four, five, six, seven. | Eight, nine, ten."
+    smp = sample(req, reference_response=text)
+    a, b = render(synth, good, text), render(synth, bad, text)
+    ab, ba = decide(judge, smp, a, b)
+    assert ab.verdict in ("A>B", "A>>B"), ab.reason
+    assert ab.paralinguistics in ("A>B", "A>>B")
+    # Symmetric: the swapped order is the exact mirror image.
+    assert ba.verdict == flip_verdict(ab.verdict), (ab.reason, ba.reason)
+    assert ba.paralinguistics == flip_verdict(ab.paralinguistics)
+    # The reason states the numbers it used, and content was not guessed.
+    attr = next(iter(req))
+    assert attr in ab.reason and any(ch.isdigit() for ch in ab.reason)
+    assert "content" in ab.meta["abstained"] and ab.content == "A=B"
+    assert ab.meta["evidence"][attr]["d"] == pytest.approx(-ba.meta["evidence"][attr]["d"])
+
+
+def test_wrong_direction_loses(synth, judge):
+    """The same two clips under the opposite requirement: the verdict flips."""
+    fast, slow = render(synth, {"speaking_rate": "fast"}), render(synth, {"speaking_rate": "slow"})
+    (want_fast, _) = decide(judge, sample({"speaking_rate": "fast"}), fast, slow)
+    (want_slow, _) = decide(judge, sample({"speaking_rate": "slow"}), fast, slow)
+    assert want_fast.verdict in ("A>B", "A>>B") and want_slow.verdict in ("B>A", "B>>A")
+
+
+def test_identical_audio_ties(synth, judge):
+    x = render(synth, {"pitch": "high"})
+    for req in ({"pitch": "high"}, {"speaking_rate": ["slow", "fast"]}, {}, {"pauses": 2, "volume": "loud"}):
+        (j,) = judge.judge([PairInput(sample(req), x, x.copy())])
+        assert j.verdict == "A=B" and j.paralinguistics == "A=B", j.reason
+
+
+def test_nothing_measurable_required_is_a_tie_that_says_why(synth, judge):
+    a, b = render(synth, {}), render(synth, {"pitch": "high"})
+    (j,) = judge.judge([PairInput(sample({"emotion": "happy", "language": "en"}), a, b)])
+    assert j.verdict == "A=B"
+    assert "emotion" in j.meta["abstained"] and "content" in j.meta["abstained"]
+    assert "not measured: emotion" in j.reason
+
+
+def _truncate_mid_speech(x: np.ndarray) -> np.ndarray:
+    frame = SR // 100
+    n = x.shape[0] // frame
+    rms = np.sqrt(np.mean(x[: n * frame].reshape(n, frame) ** 2, axis=1))
+    loud = np.nonzero(rms > 0.5 * rms.max())[0]
+    cut = loud[len(loud) // 2] * frame + frame // 2  # in the middle of a loud stretch
+    return x[:cut].copy()
+
+
+@pytest.mark.parametrize("defect", ["silent", "clipping", "truncated", "too_short", "empty", "nan"])
+def test_broken_audio_is_vetoed(synth, judge, defect):
+    good = render(synth, {"speaking_rate": "slow"})
+    bad = {
+        "silent": lambda: np.zeros(SR * 2, np.float32),
+        "clipping": lambda: np.clip(good * 30.0, -1.0, 1.0).astype(np.float32),
+        "truncated": lambda: _truncate_mid_speech(good),
+        "too_short": lambda: trim_silence(render(synth, {}, "Hi there."), SR)[: int(0.25 * SR)],
+        "empty": lambda: np.zeros(0, np.float32),
+        "nan": lambda: np.full(SR, np.nan, np.float32),
+    }[defect]()
+    # Even when the broken clip would win on the requirement (it is the slow one), it loses.
+    smp = sample({"speaking_rate": "slow"})
+    ab, ba = decide(judge, smp, bad, good)
+    assert ab.verdict == "B>>A", ab.reason
+    assert ba.verdict == "A>>B"
+    assert ab.quality == "B>>A" and "quality veto" in ab.reason
+    expected = {"empty": "unusable", "nan": "unusable"}.get(defect, defect)
+    assert any(expected in b for b in ab.meta["veto"]["a"]), ab.meta
+    assert ab.meta["veto"]["b"] == []
+    (both,) = judge.judge([PairInput(smp, bad, np.zeros(SR, np.float32))])
+    assert both.verdict == "both_bad"
+
+
+def test_clean_rendering_is_not_vetoed(synth, judge):
+    for attrs in ({}, {"speaking_rate": "fast"}, {"volume": "loud"}, {"voice_quality": "whisper"}):
+        m = judge.measure(render(synth, attrs), SR)
+        assert m.broken == [], (attrs, m.broken)
+
+
+def test_measurements_are_cached_by_audio_hash(synth):
+    j = FeatureJudge()
+    a, b = render(synth, {"pitch": "high"}), render(synth, {"pitch": "low"})
+    smp = sample({"pitch": "high"})
+    j.judge([PairInput(smp, a, b), PairInput(smp, b, a), PairInput(smp, a.copy(), b)])
+    assert len(j._cache) == 2  # two distinct clips, measured once each
+
+
+def test_through_the_protocol_both_orders_are_consistent(synth, judge):
+    smp = sample({"pitch": "high"})
+    hi, lo = render(synth, {"pitch": "high"}), render(synth, {"pitch": "low"})
+    rows = judge_pairs(judge, [Pair(smp, "good", "bad", hi, lo), Pair(smp, "bad", "good", lo, hi)])
+    assert [r.order for r in rows] == ["ab", "ba", "ab", "ba"]
+    outcomes = resolve(rows)
+    assert len(outcomes) == 1 and outcomes[0].consistent is True  # one unordered pair, both orders agree
+    winner = outcomes[0].system_a if outcomes[0].outcome == "a" else outcomes[0].system_b
+    assert winner == "good"
+
+
+def test_rules_are_data_and_change_the_config_hash():
+    base = FeatureJudge()
+    stricter = FeatureJudge(overrides={"decision": {"tie_below": 2.0}})
+    assert base.config_hash() != stricter.config_hash()
+    assert base.config_hash() == FeatureJudge().config_hash()
+    with pytest.raises(SchemaError, match="decision.nonsense"):
+        FeatureJudge(overrides={"decision": {"nonsense": 1}})
+    with pytest.raises(SchemaError, match="attributes.pitch.jnd"):
+        FeatureJudge(overrides={"attributes": {"pitch": {"jnd": 0}}})
+
+
+def test_content_scores_from_transcripts():
+    smp = sample({}, instruction_text="What should I pack for a beach holiday?",
+                 reference_response="Pack sunscreen, a hat, swimwear and a towel.")
+    answer = content_compliance("you should pack sunscreen a hat swimwear and a towel", smp)
+    echo = content_compliance("what should I pack for a beach holiday", smp)
+    off = content_compliance("the capital of france is paris", smp)
+    assert answer > 0.6 and answer > off + 0.3 and answer > echo + 0.3
+    assert echo < 0  # repeating the question is worse than saying nothing related
+    assert word_f1("", "anything") == 0.0
+    assert repetition_count("red lorry yellow lorry red lorry yellow lorry") == 2

@@ -1,0 +1,139 @@
+"""The Space in a real browser: Playwright driving Debian's Chromium against a real server.
+
+Set ``S2S_ARENA_SCREENSHOTS=DIR`` to keep screenshots of the arena and the leaderboard (the README's
+images are made this way).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from space.app import serve
+from space.tiny_data import SYSTEM_NAMES, write_arena
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    data, resp = write_arena(root, n_per_level=1, duration_s=1.0)
+    srv = serve(data, resp, f"sqlite:///{root / 'votes.db'}", port=free_port(), block=False, bootstrap=0)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (the browser tests need it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def play_both(page) -> None:
+    for side in ("a", "b"):
+        page.evaluate(f"document.querySelector('audio[data-side={side}]').play()")
+        page.wait_for_function(f"document.querySelector('audio[data-side={side}]').ended", timeout=20_000)
+
+
+def test_listen_vote_reveal_and_leaderboard(space, browser):
+    shots = os.environ.get("S2S_ARENA_SCREENSHOTS")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    seen: list[str] = []  # URL and headers of every request and response before the vote
+    page.on("request", lambda r: seen.append(f"{r.method} {r.url} {r.headers}"))
+    page.on("response", lambda r: seen.append(f"{r.status} {r.url} {r.headers}"))
+    page.goto(space.url)
+    page.wait_for_selector("audio[data-side=a]", timeout=60_000)
+
+    # Voting is locked until both clips were heard (as measured by the server).
+    assert page.locator("#vote-a").is_disabled()
+    assert page.locator("#battle").inner_text().count("Response") == 2
+    play_both(page)
+    page.wait_for_function("!document.querySelector('#vote-a').disabled", timeout=20_000)
+    if shots:
+        page.screenshot(path=str(Path(shots) / "arena.png"), full_page=True)
+
+    # Before the vote: no system name in the DOM, in any URL or header, or in the served audio.
+    dom = page.content()
+    srcs = page.eval_on_selector_all("audio[data-side]", "els => els.map(e => e.src)")
+    assert len(srcs) == 3 and all("/clip/" in s for s in srcs)
+    bodies = []
+    for src in srcs:
+        r = page.request.get(src)
+        assert r.ok and "content-disposition" not in r.headers
+        bodies.append(r.body())
+        assert b"LIST" not in r.body() and r.body()[:4] == b"RIFF"
+    haystack = (dom + "\n".join(seen)).lower().encode() + b"".join(bodies).lower()
+    assert any("/clip/" in s for s in seen)  # the network log really holds the clip requests
+    for name in SYSTEM_NAMES:
+        assert name.encode() not in haystack, f"{name} visible before the vote"
+
+    # Vote: the pair is revealed.
+    page.click("#vote-a")
+    page.wait_for_selector("#reveal:has-text('Revealed')", timeout=20_000)
+    reveal = page.locator("#reveal").inner_text()
+    assert sum(name in reveal for name in SYSTEM_NAMES) == 2 and "counted" in reveal
+    (stored,) = space.ctx.arena.store.votes()
+    assert stored["counted"] and stored["winner"] == "a" and stored["system_a"] in reveal
+    assert stored["listened_a"] >= 0.8 and stored["listened_b"] >= 0.8
+
+    # The leaderboard shows that vote ...
+    page.get_by_role("tab", name="Leaderboard").click()
+    page.wait_for_selector("#board-summary:has-text('1 counted votes')", timeout=30_000)
+    board = page.locator("#human-board").inner_text()
+    assert stored["system_a"] in board and stored["system_b"] in board and "preliminary" in board
+
+    # ... and changes after the next one.
+    page.get_by_role("tab", name="Arena").click()
+    page.click("#next-battle")
+    page.wait_for_function("!document.querySelector('#reveal') || !document.querySelector('#reveal').innerText.includes('Revealed')",
+                           timeout=20_000)
+    page.wait_for_selector("audio[data-side=a]", timeout=20_000)
+    assert page.locator("#vote-b").is_disabled()
+    play_both(page)
+    page.wait_for_function("!document.querySelector('#vote-b').disabled", timeout=20_000)
+    page.click("#vote-b")
+    page.wait_for_selector("#reveal:has-text('Revealed')", timeout=20_000)
+    page.get_by_role("tab", name="Leaderboard").click()
+    page.wait_for_selector("#board-summary:has-text('2 counted votes')", timeout=30_000)
+    page.wait_for_selector("#leaderboard img", timeout=30_000)  # the win-fraction heatmap
+    if shots:
+        page.screenshot(path=str(Path(shots) / "leaderboard.png"), full_page=True)
+    assert len(space.ctx.arena.store.votes(counted_only=True)) == 2
+    page.close()
+
+
+def test_vote_without_listening_is_impossible_in_the_page(space, browser):
+    page = browser.new_page()
+    page.goto(space.url)
+    page.wait_for_selector("audio[data-side=a]", timeout=60_000)
+    # Forcing the disabled button does nothing: Gradio ignores clicks on a non-interactive button.
+    page.click("#vote-tie", force=True)
+    page.wait_for_timeout(1500)
+    assert "Revealed" not in page.locator("#reveal").inner_text()
+    # Playing only one clip keeps the vote locked.
+    page.evaluate("document.querySelector('audio[data-side=a]').play()")
+    page.wait_for_function("document.querySelector('audio[data-side=a]').ended", timeout=20_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("#vote-tie").is_disabled()
+    assert "B 0%" in page.locator("#listen-status").inner_text()
+    page.close()
