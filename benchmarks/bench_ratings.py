@@ -38,7 +38,9 @@ def simulate(n: int, k: int, n_instructions: int, seed: int) -> tuple[Outcomes, 
     score = np.where(tie, 0.5, (rng.random(n) < p).astype(float))
     names = np.array([f"system_{i:02d}" for i in range(k)], dtype=object)
     o = Outcomes(
-        sample_id=np.array([f"q{i}" for i in rng.integers(0, n_instructions, n)], dtype=object),
+        # --instructions >= --outcomes: every outcome is its own instruction (no clustering at all)
+        sample_id=np.array([f"q{i}" for i in (np.arange(n) if n_instructions >= n else
+                                              rng.integers(0, n_instructions, n))], dtype=object),
         system_a=names[a], system_b=names[b], score_a=score, is_tie=tie, both_bad=np.zeros(n, bool),
         weight=np.ones(n), first_is_a=np.ones(n, bool), source="simulated",
     )

@@ -148,8 +148,11 @@ def position_bias(outcomes: Outcomes) -> dict[str, Any]:
     }
     keys, labels = canonical(outcomes)
     who = outcomes.annotator.astype(str) if outcomes.annotator is not None else np.full(len(outcomes), "")
+    # Which system of the canonical pair was presented first: the A/B labels of a record may be
+    # either way round, so "swapped" means the canonical first system moved slot.
+    lo_first = outcomes.first_is_a == (outcomes.system_a.astype(str) < outcomes.system_b.astype(str))
     seen: dict[tuple[str, str, bool], int] = {}
-    for n, (k, a, f) in enumerate(zip(keys.tolist(), who.tolist(), outcomes.first_is_a.tolist())):
+    for n, (k, a, f) in enumerate(zip(keys.tolist(), who.tolist(), lo_first.tolist())):
         seen.setdefault((k, a, f), labels[n])
     pairs = [(lab, seen[(k, a, False)]) for (k, a, f), lab in seen.items() if f and (k, a, False) in seen]
     res["n_swapped_pairs"] = len(pairs)

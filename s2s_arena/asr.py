@@ -58,7 +58,10 @@ class HFASR:
         arr = audio.resample(_prepare(x, sr), ASR_SR, self._sr)
         kwargs: dict[str, Any] = {}
         if self._is_whisper:
-            kwargs["generate_kwargs"] = {"task": "transcribe", **({"language": language.split("-")[0]} if language else {})}
+            gen: dict[str, Any] = {"task": "transcribe"}
+            if language:
+                gen["language"] = language.split("-")[0]
+            kwargs["generate_kwargs"] = gen
         out = self._pipe({"raw": arr, "sampling_rate": self._sr}, **kwargs)
         return str(out.get("text", "")).strip()
 

@@ -44,7 +44,8 @@ _VERDICT_WINNER = {"A>>B": "a", "A>B": "a", "A=B": "tie", "B>A": "b", "B>>A": "b
 class Outcomes:
     """A columnar table of pairwise outcomes (numpy arrays of equal length).
 
-    ``first_is_a`` says whether system A was presented first (left, or first in the judge prompt);
+    ``first_is_a`` says whether system A was presented first (left, or first in the judge prompt); our
+    votes and verdicts always name the first-presented system ``system_a``, so it is True for them;
     ``source`` names the file(s) the rows came from; ``n_invalid`` counts judge verdicts dropped as
     ``invalid`` and ``n_excluded`` votes the Space marked as not counted. ``self_pairs`` holds the
     scores of identical pairs (a system against itself, a judge calibration control) when they were
@@ -236,7 +237,9 @@ class Outcomes:
             cols["tie"].append(score == 0.5)
             cols["bad"].append(winner == "both_bad")
             cols["w"].append(w)
-            cols["first"].append(str(row.get("order") or "ab") != "ba")
+            # system_a is the system presented first (left in the Space, first in the judge prompt:
+            # the metric writes a swapped-order verdict with the systems swapped, order="ba").
+            cols["first"].append(True)
             for k in SAMPLE_COVARIATES:
                 v = row.get(k)
                 cov[k].append(None if v in (None, "") else str(v))
@@ -413,8 +416,17 @@ def _read_sqlite(path: Path) -> list[dict[str, Any]]:
         for table in tables:
             cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
             if {"system_a", "system_b"} <= set(cols) and ("winner" in cols or "verdict" in cols):
-                order = " ORDER BY rowid"
-                cur = con.execute(f'SELECT * FROM "{table}"{order}')
+                query = f'SELECT * FROM "{table}" ORDER BY rowid'
+                if "battle_token" in cols and "battles" in tables:
+                    # The Space keeps what was shown (level, domain, task, durations) per battle.
+                    shown = [r[1] for r in con.execute('PRAGMA table_info("battles")')]
+                    extra = [c for c in SAMPLE_COVARIATES + tuple(f"{f}_{s}" for f in STYLE_FEATURES for s in "ab")
+                             if c in shown and c not in cols]
+                    if "token" in shown and extra:
+                        picks = ", ".join(f'b."{c}" AS "{c}"' for c in extra)
+                        query = (f'SELECT v.*, {picks} FROM "{table}" v LEFT JOIN battles b '
+                                 f'ON b.token = v.battle_token ORDER BY v.rowid')
+                cur = con.execute(query)
                 names = [d[0] for d in cur.description]
                 return [dict(zip(names, r)) for r in cur.fetchall()]
     finally:

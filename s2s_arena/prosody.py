@@ -221,7 +221,9 @@ def _runs(mask: np.ndarray, value: bool) -> list[tuple[int, int]]:
     return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist()))
 
 
-def _speech_mask(db: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _speech_mask(db: np.ndarray, voiced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Speech frames: louder than the threshold, or voiced and clearly above the noise floor (in
+    noise, weak voiced stretches fall under a level threshold that must stay above the noise)."""
     finite = db[db > -110]
     if finite.size == 0:
         return np.zeros_like(db, bool), np.zeros_like(db, bool), math.inf
@@ -230,6 +232,8 @@ def _speech_mask(db: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     threshold = max(peak - 25.0, min(floor + 6.0, peak - 12.0))
     loud = db > threshold
     speech = loud.copy()
+    if voiced is not None:
+        speech |= voiced & (db > max(peak - 35.0, floor + 2.0))
     min_island = int(round(MIN_SPEECH_ISLAND_S / HOP_S))
     for a, b in _runs(speech, True):
         if b - a < min_island:
@@ -248,6 +252,8 @@ def _pitch(x: np.ndarray, sr: int, n_frames: int) -> tuple[np.ndarray, np.ndarra
     """F0 (Hz, 0 = unvoiced) and autocorrelation strength on the 10 ms intensity grid."""
     import parselmouth
 
+    if x.shape[0] / sr < 3.0 / PITCH_FLOOR_HZ + PITCH_STEP_S:
+        return np.zeros(n_frames), np.zeros(n_frames)  # shorter than one analysis window: Praat refuses
     if sr > PITCH_SR:
         # The autocorrelation needs nothing above ~2 kHz for F0 <= 600 Hz: a third of the samples.
         x, sr = audio.resample(x, sr, PITCH_SR), PITCH_SR
@@ -272,6 +278,7 @@ def _analyse(x: np.ndarray, sr: int) -> _Tracks:
     speech, loud, thr = _speech_mask(db)
     if speech.any():
         f0, strength = _pitch(x, sr, db.shape[0])
+        speech, loud, thr = _speech_mask(db, f0 > 0)
     else:
         f0, strength = np.zeros_like(db), np.zeros_like(db)
     pauses: list[tuple[int, int]] = []
@@ -412,7 +419,8 @@ def measure(x: Any, sr: int, *, text: str | None = None, egemaps: bool = False, 
     """Measure a waveform (1-D float array at ``sr`` Hz; 2-D is averaged to mono).
 
     ``text`` (the words spoken) makes the syllable count exact-ish and places pauses after words;
-    ``language`` (BCP-47) refines the syllable count; ``egemaps=True`` adds the 88 eGeMAPS v02 functionals (slower: ~10x). Silence yields a Prosody
+    ``language`` (BCP-47) refines the syllable count; ``egemaps=True`` adds the 88 eGeMAPS v02
+    functionals (slower: ~10x). Silence yields a Prosody
     with zero speech and NaN pitch; empty, NaN or absurdly long input raises AudioError naming
     ``where``.
     """

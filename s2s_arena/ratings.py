@@ -270,6 +270,22 @@ def _cluster_weights(n_clusters: int, rounds: int, rng: np.random.Generator) -> 
     return np.bincount(flat.ravel(), minlength=rounds * n_clusters).reshape(rounds, n_clusters).astype(float)
 
 
+def _distinct_rows(m) -> tuple[Any, np.ndarray]:
+    """The distinct rows of a CSR matrix and how often each occurs."""
+    from scipy import sparse
+
+    m = m.tocsr()
+    m.sort_indices()
+    seen: dict[bytes, int] = {}
+    kind = np.empty(m.shape[0], dtype=np.int64)
+    for r in range(m.shape[0]):
+        lo, hi = m.indptr[r], m.indptr[r + 1]
+        key = m.indices[lo:hi].tobytes() + b"|" + m.data[lo:hi].tobytes()
+        kind[r] = seen.setdefault(key, len(seen))
+    first = np.unique(kind, return_index=True)[1]
+    return m[first], np.bincount(kind, minlength=len(seen)).astype(float)
+
+
 def fit(outcomes: Outcomes, *, ties: str = "half", weights: bool = True, bootstrap: int = 0, seed: int = 0,
         systems: Sequence[str] | None = None, clusters: np.ndarray | None = None) -> Fit:
     """Bradley–Terry fit (natural-log strengths, mean zero) and optional cluster-bootstrap replicates."""
@@ -289,16 +305,31 @@ def fit(outcomes: Outcomes, *, ties: str = "half", weights: bool = True, bootstr
     if bootstrap > 0:
         rng = np.random.default_rng(seed)
         out = []
+        matrix, draw = st.matrix, None
+        if clusters is None:
+            # Clusters with identical statistics (e.g. one outcome per instruction) are
+            # interchangeable: drawing C clusters with replacement is then a multinomial over the
+            # distinct kinds, which costs rounds x kinds draws instead of rounds x C.
+            matrix, freq = _distinct_rows(st.matrix)
+            if matrix.shape[0] < 0.5 * st.matrix.shape[0]:
+                n_c, pvals = st.matrix.shape[0], freq / freq.sum()
+
+                def draw(r):
+                    return rng.multinomial(n_c, pvals, size=r).astype(float)
+            else:
+                matrix = st.matrix
+        if draw is None:
+            def draw(r):
+                return _cluster_weights(matrix.shape[0], r, rng)
         # (3P, C) stats times a (C, rounds) block of cluster weights: dense BLAS when it fits in a
         # few tens of MB (typical: thousands of instructions), sparse otherwise.
-        mt = st.matrix.T.tocsr()
+        mt = matrix.T.tocsr()
         if mt.shape[0] * mt.shape[1] <= 4_000_000:
             mt = mt.toarray()
-        block = _block(len(st.clusters))
+        block = _block(matrix.shape[0])
         for start in range(0, bootstrap, block):
             r = min(block, bootstrap - start)
-            cw = _cluster_weights(len(st.clusters), r, rng)
-            tot = np.asarray(mt @ cw.T).T  # (r, 3P)
+            tot = np.asarray(mt @ draw(r).T).T  # (r, 3P)
             bwi, bwj, bt = st.split(tot)
             if ties == "half":
                 out.append(_fit_bt_batch(st.pair_i, st.pair_j, k, bwi + 0.5 * bt, bwi + bwj + bt,

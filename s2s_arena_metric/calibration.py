@@ -74,6 +74,8 @@ def measurable_attributes(requirements: dict[str, Any]) -> list[str]:
             out.append(attr)
         elif attr == "style" and value == "tongue_twister":
             out.append(attr)
+        elif attr == "emphasis" and not seq:
+            out.append(attr)
     return out
 
 
@@ -280,7 +282,7 @@ def score(rows: Sequence[dict[str, Any]], missing: Sequence[dict[str, str]] = ()
     by_attr: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in para:
         for a in r["attributes"]:
-            by_attr[a].append(r)
+            by_attr[a if a in r["measured"] else f"{a} (not measured)"].append(r)
     by_level: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in recs:
         if r["kind"] != IDENTICAL:
@@ -323,12 +325,19 @@ def markdown_table(report: dict[str, Any], judge_name: str = "") -> str:
     lines += [f"### {title}", "", "| difference | pairs | correct | ties | reversed | invalid | accuracy |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     rows = [("paralinguistic-only (measurable)", report["paralinguistic_measurable"]),
-            ("paralinguistic-only (all)", report["paralinguistic"]),
-            ("content-only", report["content"])]
+            ("paralinguistic-only (all)", report["paralinguistic"])]
+    c = report["content"]
+    all_abstained = c["n"] > 0 and c.get("abstained") == c["n"]
+    if not all_abstained:
+        rows.append(("content-only", c))
     for name, a in rows:
         lines.append(f"| {name} | {a['n']} | {a['correct']} | {a['ties']} | {a['reversed']} | {a['n_invalid']} | {_pct(a['accuracy'])} |")
-    c = report["content"]
-    if c.get("abstained"):
+    if all_abstained:
+        lines.append(f"| content-only | {c['n']} | | | | | abstained (no ASR) |")
+        lines += ["", f"With content abstained, the overall verdict on content-only pairs rests on delivery alone "
+                  f"(the other text changes rate, pauses, prominence): reference preferred in {c['correct']}, "
+                  f"tie in {c['ties']}, other preferred in {c['reversed']} of {c['n']} pairs."]
+    elif c.get("abstained"):
         lines.append(f"| content-only, judge abstained on content | {c['abstained']} | | | | | abstained |")
     ident = report["identical"]
     lines += ["", f"Identical pairs tied: {ident['ties']}/{ident['n']} ({_pct(ident['tie_rate'])}); "
@@ -339,8 +348,9 @@ def markdown_table(report: dict[str, Any], judge_name: str = "") -> str:
     lines += ["", "| level | paralinguistic-only pairs | accuracy | content-only pairs | accuracy |", "|---|---:|---:|---:|---:|"]
     for lv, kinds in report["by_level"].items():
         p, c2 = kinds.get(PARALINGUISTIC), kinds.get(CONTENT)
+        c_acc = "abstained" if (c2 and all_abstained) else (_pct(c2["accuracy"]) if c2 else "n/a")
         lines.append(f"| {lv} | {p['n'] if p else 0} | {_pct(p['accuracy']) if p else 'n/a'} | "
-                     f"{c2['n'] if c2 else 0} | {_pct(c2['accuracy']) if c2 else 'n/a'} |")
+                     f"{c2['n'] if c2 else 0} | {c_acc} |")
     lines += ["", "| target | value | required | met |", "|---|---:|---:|:---:|"]
     for k, t in report["targets"].items():
         lines.append(f"| {k} | {_pct(t['value'])} | {_pct(t['target'])} | {'yes' if t['met'] else 'NO'} |")

@@ -298,7 +298,7 @@ def build_blocks(ctx: Context):
                     with gr.Accordion(f"Level {lv} (human votes)", open=False):
                         level_dfs.append(gr.Dataframe(interactive=False))
                 heat = gr.Image(label="Win fraction (row vs column, human votes)", type="filepath",
-                                interactive=False)
+                                interactive=False, elem_id="heatmap")
                 gr.Markdown("### Judge vs human agreement")
                 agree_df = gr.Dataframe(interactive=False, elem_id="agreement")
                 board_timer = gr.Timer(5.0, active=False)
@@ -317,13 +317,17 @@ def build_blocks(ctx: Context):
     return demo
 
 
-def create_app(ctx: Context):
-    """The FastAPI app: the arena's routes, then the Gradio UI at ``/``."""
-    import gradio as gr
+def create_app(ctx: Context, ui: bool = True):
+    """The FastAPI app: the arena's routes, then the Gradio UI at ``/`` (``ui=False``: the routes
+    only, for headless load and crash tests; votes take the same path to the store)."""
     from fastapi import FastAPI
 
     app = FastAPI(title="S2S-Arena", docs_url=None, redoc_url=None, openapi_url=None)
     add_routes(app, ctx)
+    if not ui:
+        return app
+    import gradio as gr
+
     demo = build_blocks(ctx)
     demo.queue(default_concurrency_limit=16)
     return gr.mount_gradio_app(app, demo, path="/", head=HEAD, css=CSS, footer_links=[],
@@ -344,13 +348,13 @@ class Server:
 
 def serve(data_dir: str | os.PathLike, responses_dir: str | os.PathLike, db_url: str | None = None,
           host: str = "127.0.0.1", port: int = 7860, verdicts: str | os.PathLike | None = None,
-          block: bool = True, **options: Any) -> Server | None:
+          block: bool = True, ui: bool = True, **options: Any) -> Server | None:
     """Serve the Space on ``host:port``. ``block=False`` returns a :class:`Server` once it accepts
     connections; ``options`` go to :func:`build_context` (seed, min_listen, rate limits, ...)."""
     import uvicorn
 
     ctx = build_context(data_dir, responses_dir, db_url, verdicts, **options)
-    app = create_app(ctx)
+    app = create_app(ctx, ui=ui)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False,
                             timeout_keep_alive=30)
     server = uvicorn.Server(config)

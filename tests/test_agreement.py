@@ -53,15 +53,17 @@ def test_repeated_annotations_weigh_one_item_each():
 
 
 def test_position_bias_hand_checked():
+    # as the metric writes them: system_a is the system shown first, order says if that was swapped
     rows = [dict(sample_id="1", system_a="x", system_b="y", verdict="A>B", order="ab", judge="j"),
-            dict(sample_id="1", system_a="x", system_b="y", verdict="A>B", order="ba", judge="j"),
+            dict(sample_id="1", system_a="y", system_b="x", verdict="B>A", order="ba", judge="j"),
             dict(sample_id="2", system_a="x", system_b="y", verdict="A>B", order="ab", judge="j"),
-            dict(sample_id="2", system_a="x", system_b="y", verdict="B>A", order="ba", judge="j"),
+            dict(sample_id="2", system_a="y", system_b="x", verdict="A>B", order="ba", judge="j"),
             dict(sample_id="3", system_a="x", system_b="x", verdict="A=B", judge="j"),
             dict(sample_id="4", system_a="y", system_b="y", verdict="A>B", judge="j"),
             dict(sample_id="5", system_a="z", system_b="z", verdict="both_bad", judge="j")]
     b = agreement.position_bias(Outcomes.from_records(rows, "judge", allow_self=True))
-    # first slot won in rows 1 (x, shown first), 3 (x) and 4 (y, shown first under order ba), not 2
+    # first slot won in rows 1 (x), 3 (x) and 4 (y), not in row 2 (x won from the second slot);
+    # item 1 is consistent across orders (x both times), item 2 follows the slot
     assert b["n_decisive"] == 4 and b["first_slot_pick_rate"] == pytest.approx(0.75)
     assert b["n_swapped_pairs"] == 2 and b["position_consistency"] == pytest.approx(0.5)
     assert b["n_identical_pairs"] == 3 and b["identical_pair_tie_rate"] == pytest.approx(2 / 3)
@@ -116,3 +118,14 @@ def test_real_v1_dimensions_agree_partially(v1_labels_path):
     assert len(first) == len(second) == sum(c >= 2 for c in counts.values()) == 30
     hh = agreement.compare(first, second, bootstrap=100)
     assert 0.0 < hh["kappa_4way"] < 1.0 and hh["agreement_3way"] > hh["agreement_4way"] - 1e-12
+
+
+def test_position_consistency_sees_swaps_written_either_way():
+    # the same item shown x-first then y-first, recorded once as (x, y) and once as (y, x)
+    rows = [rec("1", "x", "y", "a", session="h"), rec("1", "y", "x", "b", session="h"),
+            rec("2", "x", "y", "a", session="h"), rec("2", "y", "x", "a", session="h"),
+            rec("3", "x", "y", "a", session="h"), rec("3", "x", "y", "a", session="h2")]
+    b = agreement.position_bias(Outcomes.from_records(rows, "votes"))
+    assert b["n_swapped_pairs"] == 2  # item 3 was shown the same way (and to different people)
+    assert b["position_consistency"] == pytest.approx(0.5)  # item 1 consistent, item 2 follows the slot
+    assert b["first_slot_pick_rate"] == pytest.approx(5 / 6)  # all but row 2

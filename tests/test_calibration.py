@@ -41,7 +41,7 @@ def test_paralinguistic_and_measurable_attributes():
     assert paralinguistic_attributes({"speaking_rate": ["slow", "normal"], "emotion": "neutral"}) == ["speaking_rate"]
     assert measurable_attributes({"speaking_rate": "slow", "emotion": "happy", "emphasis": "red",
                                   "voice_quality": "whisper", "pitch": ["low", "high"]}) == \
-        ["speaking_rate", "voice_quality", "pitch"]
+        ["speaking_rate", "emphasis", "voice_quality", "pitch"]
     assert measurable_attributes({"voice_quality": "creaky", "style": "singing"}) == []
 
 

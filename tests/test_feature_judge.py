@@ -54,6 +54,9 @@ KNOWN_WINNERS = {
     "pause_present_vs_absent": ({"pauses": ["weather", "today"]}, {"pauses": ["weather", "today"]}, {}),
     "loud_vs_quiet": ({"volume": "loud"}, {"volume": "loud"}, {"volume": "quiet"}),
     "quiet_vs_normal": ({"volume": "quiet"}, {"volume": "quiet"}, {}),
+    "whisper_and_quiet_vs_modal": ({"voice_quality": "whisper", "volume": "quiet"},
+                                   {"voice_quality": "whisper", "volume": "quiet"}, {}),
+    "emphasis_vs_none": ({"emphasis": "walk"}, {"emphasis": "walk"}, {}),
     "sequence_vs_flat": ({"speaking_rate": ["fast", "normal", "slow"]},
                          {"speaking_rate": ["fast", "normal", "slow"]}, {"repetitions": 3}),
 }
@@ -95,7 +98,7 @@ def test_identical_audio_ties(synth, judge):
 
 def test_nothing_measurable_required_is_a_tie_that_says_why(synth, judge):
     a, b = render(synth, {}), render(synth, {"pitch": "high"})
-    (j,) = judge.judge([PairInput(sample({"emotion": "happy", "language": "en"}), a, b)])
+    (j,) = judge.judge([PairInput(sample({"emotion": "happy", "accent": "scottish"}), a, b)])
     assert j.verdict == "A=B"
     assert "emotion" in j.meta["abstained"] and "content" in j.meta["abstained"]
     assert "not measured: emotion" in j.reason
@@ -148,6 +151,20 @@ def test_measurements_are_cached_by_audio_hash(synth):
     assert len(j._cache) == 2  # two distinct clips, measured once each
 
 
+def test_worker_processes_give_the_same_judgements(synth, judge):
+    smp = sample({"speaking_rate": ["slow", "fast"], "pitch": "high"})
+    a, b = render(synth, {"speaking_rate": ["slow", "fast"]}), render(synth, {"pitch": "high"})
+    items = [PairInput(smp, a, b), PairInput(smp, b, a)]
+    parallel = FeatureJudge(workers=2)
+    try:
+        got = parallel.judge(items)
+        assert len(parallel._cache) == 2 and all(2 in m.segments for m in parallel._cache.values())
+    finally:
+        parallel.close()
+    want = FeatureJudge().judge(items)
+    assert [(j.verdict, j.reason) for j in got] == [(j.verdict, j.reason) for j in want]
+
+
 def test_through_the_protocol_both_orders_are_consistent(synth, judge):
     smp = sample({"pitch": "high"})
     hi, lo = render(synth, {"pitch": "high"}), render(synth, {"pitch": "low"})
@@ -180,3 +197,8 @@ def test_content_scores_from_transcripts():
     assert echo < 0  # repeating the question is worse than saying nothing related
     assert word_f1("", "anything") == 0.0
     assert repetition_count("red lorry yellow lorry red lorry yellow lorry") == 2
+
+
+def test_unknown_option_is_a_clear_error():
+    with pytest.raises(TypeError, match="temprature"):
+        get_judge("feature", temprature=0)

@@ -48,6 +48,7 @@ def build_tokenizer():
     vocab = {t: i for i, t in enumerate(SPECIAL + ["<unk>"] + list(dict.fromkeys(string.printable)))}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))  # one token per character
     tok.decoder = decoders.Fuse()
+    tok.add_special_tokens(SPECIAL)  # matched whole in text (the chat template writes them), never split
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, unk_token="<unk>", pad_token="<|endoftext|>", eos_token="<|im_end|>",
         extra_special_tokens={"audio_token": "<|AUDIO|>", "audio_bos_token": "<|audio_bos|>",
@@ -128,8 +129,8 @@ def forcing(tokenizer, first: str, after_reask: str):
     return allowed
 
 
-def sample() -> Sample:
-    return Sample.from_dict({"id": "s1", "level": "L3", "task": "emotion_transfer",
+def sample(sample_id: str = "s1") -> Sample:
+    return Sample.from_dict({"id": sample_id, "level": "L3", "task": "emotion_transfer",
                              "instruction_text": "Tell him happily that Mike is coming.",
                              "requirements": {"emotion": "happy"}, "input_cues": {"emotion": "happy"}})
 
@@ -170,7 +171,7 @@ def test_omni_thinker_through_judge_pairs_counts_position_bias(tiny_omni_thinker
     # The forced model always prefers whatever is shown first: both orders disagree -> a tie, inconsistent.
     judge = get_judge(f"hf:{path}", max_new_tokens=len(VALID_REPLY) + 2, listen_to_instruction=False,
                       generation_kwargs={"prefix_allowed_tokens_fn": forcing(tokenizer, VALID_REPLY, VALID_REPLY)})
-    pairs = [Pair(sample(), "cand", "base", clip(1), clip(2)), Pair(sample(), "cand", "base", clip(4), clip(4))]
+    pairs = [Pair(sample(), "cand", "base", clip(1), clip(2)), Pair(sample("s2"), "cand", "base", clip(4), clip(4))]
     rows = judge_pairs(judge, pairs, batch_size=2)
     assert [r.verdict for r in rows] == ["A>B", "A>B", "A=B", "A=B"]
     assert rows[0].judge == f"hf:{path}" and rows[0].prompt_hash == judge.config_hash()

@@ -116,6 +116,9 @@ def test_agreement_cli(capsys, v1_labels_path, tmp_path):
     assert rc == 0
     res = json.loads(out)
     assert res["n_matched_items"] == 30 and 0 < res["kappa_3way"] < 1
+    # 20 v1 items were shown to annotators in both orders; 19 got the same outcome
+    assert res["position_bias_all"]["n_swapped_pairs"] == 20
+    assert res["position_bias_all"]["position_consistency"] == pytest.approx(0.95)
     # judge vs human: a "judge" that copies the human paralinguistics labels, shown in swapped order
     raw = json.loads(v1_labels_path.read_text())
     to_verdict = {"1": "A>B", "2": "B>A", "both_good": "A=B", "both_bad": "both_bad"}

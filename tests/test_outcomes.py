@@ -64,14 +64,14 @@ def test_votes_jsonl_csv_sqlite(tmp_path):
 
 def test_verdicts_dimensions_and_invalid(tmp_path):
     vs = [Verdict("x1", "alpha", "beta", "A>>B", content="A=B", paralinguistics="B>A", quality="both_bad"),
-          Verdict("x1", "beta", "alpha", "B>A", order="ba", content="A>B", paralinguistics="A>B"),
+          Verdict("x1", "beta", "alpha", "B>A", order="ba", content="A>B", paralinguistics="A>B"),  # beta shown 1st
           Verdict("x2", "alpha", "gamma", "invalid"),
           Verdict("x2", "gamma", "alpha", "both_bad", quality="A>B")]
     path = write_jsonl(tmp_path / "verdicts.jsonl", [v.to_dict() for v in vs])
     o = load_outcomes(path)
     assert len(o) == 3 and o.n_invalid == 1
     assert o.score_a.tolist() == [1.0, 0.0, 0.5] and o.both_bad.tolist() == [False, False, True]
-    assert o.first_is_a.tolist() == [True, False, True]
+    assert o.first_is_a.tolist() == [True, True, True]  # system_a is always the one shown first
     para = load_outcomes(path, dimension="paralinguistics")
     assert para.score_a.tolist() == [0.0, 1.0, 0.5] and para.n_invalid == 1
     vq = load_outcomes(path, dimension="voice_quality")
@@ -173,3 +173,26 @@ def test_system_metadata(tmp_path):
     (tmp_path / "gamma" / "system.json").write_text(json.dumps({"name": "gamma", "kind": "startup"}))
     with pytest.raises(SchemaError, match="gamma/system.json: field 'kind'"):
         load_system_metadata(tmp_path)
+
+
+def test_sqlite_vote_store_joins_what_was_shown(tmp_path):
+    # the Space keeps level / task / durations per battle and the vote refers to its battle
+    db = tmp_path / "votes.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE battles (token TEXT PRIMARY KEY, sample_id TEXT, level TEXT, domain TEXT, task TEXT, "
+                "system_a TEXT, system_b TEXT, p_pair REAL, duration_a REAL, duration_b REAL)")
+    con.execute("CREATE TABLE votes (seq INTEGER PRIMARY KEY, vote_id TEXT, battle_token TEXT, session TEXT, "
+                "sample_id TEXT, system_a TEXT, system_b TEXT, p_pair REAL, winner TEXT, counted BOOLEAN)")
+    con.executemany("INSERT INTO battles VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [("t1", "x1", "L2", "entertainment", "tongue_twister", "alpha", "beta", 0.25, 3.5, 2.0),
+                     ("t2", "x2", "L0", "health", "advice", "beta", "alpha", 0.5, None, None)])
+    con.executemany("INSERT INTO votes (vote_id, battle_token, session, sample_id, system_a, system_b, p_pair, "
+                    "winner, counted) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [("v1", "t1", "s", "x1", "alpha", "beta", 0.25, "a", 1),
+                     ("v2", "t2", "s", "x2", "beta", "alpha", 0.5, "tie", 1)])
+    con.commit()
+    con.close()
+    o = load_outcomes(db)
+    assert o.level.tolist() == ["L2", "L0"] and o.task.tolist() == ["tongue_twister", "advice"]
+    assert o.weight.tolist() == [4.0, 2.0]
+    assert o.style["duration"][0] == pytest.approx(1.5) and np.isnan(o.style["duration"][1])

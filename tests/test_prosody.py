@@ -73,6 +73,18 @@ def test_inserted_pause_is_found_with_its_duration_position_and_word(synth):
     assert p.speech_s == pytest.approx(p.span_s - p.pause_total_s, abs=1e-6)
 
 
+def test_measures_survive_white_noise_at_20_db_snr(synth):
+    r = synth.synthesize(TEXT, attributes={"pauses": ["fox"]})
+    clean = prosody.measure(r.audio, SR, text=TEXT)
+    noise = np.random.default_rng(0).standard_normal(r.audio.size).astype(np.float32)
+    noisy = prosody.measure(audio.mix_at_snr(r.audio, noise, 20.0), SR, text=TEXT)
+    assert noisy.speaking_rate_sps == pytest.approx(clean.speaking_rate_sps, rel=0.05)
+    assert noisy.f0_median_st == pytest.approx(clean.f0_median_st, abs=0.5)
+    assert [q.after_word_index for q in noisy.pauses] == [3]
+    assert noisy.pauses[0].duration_s == pytest.approx(0.6, abs=0.06)
+    assert noisy.spectral_tilt_db < clean.spectral_tilt_db  # white noise flattens the spectrum
+
+
 def test_slow_and_fast_speech_differ_in_rate_with_and_without_text(synth):
     slow = synth.synthesize(TEXT, rate=0.6)
     fast = synth.synthesize(TEXT, rate=1.6)
@@ -122,6 +134,15 @@ def test_silence_measures_as_no_speech_and_serialises_without_nan():
     d = p.to_dict()
     assert d["f0_median_st"] is None and d["loudness_lufs"] is None
     json.dumps(d, allow_nan=False)
+
+
+@pytest.mark.parametrize("n", [1, 500, 1300, 2400])
+def test_very_short_clips_measure_without_error(n):
+    x = harmonic(200.0, n / SR)
+    p = prosody.measure(x, SR)
+    assert "too_short" in p.problems
+    assert p.duration_s == pytest.approx(n / SR, abs=1e-4)
+    assert len(prosody.measure_segments(x, SR, 2)) == 2
 
 
 def test_clipping_is_reported():

@@ -251,3 +251,23 @@ def test_real_v1_overall_leaderboard(v1_labels_path):
     # 4o's interval lies wholly above each academic system's: rank (UB) separates them
     assert all(by["4o"]["ci_low"] > by[s]["ci_high"] for s in bottom)
     assert by["4o"]["rank"] == 1 and all(by[s]["rank"] > 1 for s in bottom)
+
+
+def test_identical_clusters_shortcut_matches_plain_resampling():
+    # one outcome per instruction: the bootstrap draws per kind of cluster instead of per cluster;
+    # its intervals must match plain resampling of every cluster (up to Monte Carlo error)
+    rng = np.random.default_rng(9)
+    theta = np.array([0.6, 0.1, -0.7])
+    rows = []
+    for i in range(3000):
+        a, b = rng.choice(3, size=2, replace=False)
+        win = rng.random() < 1 / (1 + math.exp(-(theta[a] - theta[b])))
+        rows.append({"sample_id": f"q{i}", "system_a": f"m{a}", "system_b": f"m{b}", "winner": "a" if win else "b"})
+    o = Outcomes.from_records(rows)
+    fast = ratings.fit(o, bootstrap=2000, seed=1)
+    plain = ratings.fit(o, bootstrap=2000, seed=1, clusters=np.array(sorted(f"q{i}" for i in range(3000))))
+    assert fast.theta == pytest.approx(plain.theta, abs=1e-9)
+    assert fast.samples.std(axis=0) == pytest.approx(plain.samples.std(axis=0), rel=0.08)
+    q = [2.5, 97.5]
+    assert np.percentile(fast.samples, q, axis=0) == pytest.approx(np.percentile(plain.samples, q, axis=0), abs=0.02)
+    assert not np.array_equal(fast.samples, plain.samples)  # the two paths really differ

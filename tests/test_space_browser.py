@@ -115,7 +115,7 @@ def test_listen_vote_reveal_and_leaderboard(space, browser):
     page.wait_for_selector("#reveal:has-text('Revealed')", timeout=20_000)
     page.get_by_role("tab", name="Leaderboard").click()
     page.wait_for_selector("#board-summary:has-text('2 counted votes')", timeout=30_000)
-    page.wait_for_selector("#leaderboard img", timeout=30_000)  # the win-fraction heatmap
+    page.wait_for_selector("#heatmap img", timeout=30_000)  # the win-fraction heatmap
     if shots:
         page.screenshot(path=str(Path(shots) / "leaderboard.png"), full_page=True)
     assert len(space.ctx.arena.store.votes(counted_only=True)) == 2

@@ -48,11 +48,16 @@ def run(args: argparse.Namespace) -> int:
     from ..outcomes import load_many
 
     a = load_many(args.a, args.a_format, args.a_dimension or args.dimension, allow_self=True)
+    whole = None
     if args.b:
         b = load_many(args.b, args.b_format, args.b_dimension or args.dimension, allow_self=True)
     else:
+        whole = a
         a, b = agreement.split_double_annotated(a)
     res = agreement.compare(a, b, bootstrap=args.bootstrap, seed=args.seed)
+    if whole is not None:
+        # position consistency needs the same item in both orders, i.e. the whole file, not halves
+        res["position_bias_all"] = agreement.position_bias(whole)
     if args.format == "json":
         json.dump(res, sys.stdout, indent=2, default=float)
         sys.stdout.write("\n")
@@ -75,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"| Kendall tau (system ratings) | {_ci(sl, 'kendall')} |")
     print("\n| source | outcomes | first-slot pick rate | position consistency | identical-pair tie rate | tie rate |")
     print("|---|---|---|---|---|---|")
-    for line in _bias_lines("A", res["position_bias_a"]) + _bias_lines("B", res["position_bias_b"]):
+    lines = _bias_lines("A", res["position_bias_a"]) + _bias_lines("B", res["position_bias_b"])
+    if "position_bias_all" in res:
+        lines += _bias_lines("whole file", res["position_bias_all"])
+    for line in lines:
         print(line)
     return 0

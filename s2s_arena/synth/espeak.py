@@ -188,6 +188,12 @@ class EspeakSynthesizer:
     def synthesize(self, text: str, language: str = "en", attributes: dict[str, Any] | None = None,
                    voice: str | None = None, rate: float = 1.0, pitch: float = 0.0,
                    seed: int | None = None) -> SynthResult:
+        """Speak ``text`` (parts separated by " | ") in ``language`` with the cues in ``attributes``.
+
+        ``voice`` is an eSpeak voice ("en-gb+f3") or a variant ("f3"); ``rate`` multiplies the speaking
+        rate, ``pitch`` shifts the pitch in semitones, ``seed`` picks among fitting speaker variants
+        and seeds the breath noise. Audio is float32 mono at 24 kHz.
+        """
         plan = planning.make_plan(text, language, attributes, rate=rate, pitch=pitch)
         notes = list(plan.unsupported)
         pieces: list[np.ndarray] = []

@@ -75,6 +75,11 @@ class HFSynthesizer:
         for key in (attributes or {}):
             if key not in RENDERED:
                 notes.append(f"{key}: not rendered by {self.name}")
+        model_lang = (self._language or "").lower()
+        for seg in plan.segments:
+            if model_lang and seg.language.lower().split("-")[0] not in (model_lang, model_lang[:2]):
+                notes.append(f"language {seg.language}: {self.name} speaks {self._language}")
+                break
         if pitch:
             notes.append(f"pitch {pitch:+g} st: not rendered by {self.name}")
         if not self._has_rate and any(abs(s.rate - 1) > 1e-6 for s in plan.segments):

@@ -87,6 +87,7 @@ class System(ABC):
 
     def respond(self, batch: list[Sample]) -> list[SystemOutput]:
         """One output per sample, in order; exceptions become per-sample errors."""
+        self.load()  # outside the per-sample guard: a model that cannot load fails the run, not N samples
         outputs = []
         for sample in batch:
             start = time.perf_counter()
@@ -96,6 +97,9 @@ class System(ABC):
                 out = SystemOutput.failed(f"{type(e).__name__}: {e}", time.perf_counter() - start)
             outputs.append(out.normalised())
         return outputs
+
+    def load(self) -> None:
+        """Load models / open clients; idempotent. Failing here is a setup error and is raised."""
 
     @abstractmethod
     def respond_one(self, sample: Sample) -> SystemOutput: ...

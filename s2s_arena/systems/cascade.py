@@ -101,7 +101,7 @@ class CascadeSystem(System):
 
         return pipeline(task, model=model, device=_device(self.device))
 
-    def _load(self) -> None:
+    def load(self) -> None:
         if self._asr is None and not self.asr_spec.startswith(API_PREFIX):
             self._asr = self._pipeline("automatic-speech-recognition", self.asr_spec)
         if self._llm is None and not self.llm_spec.startswith(API_PREFIX):
@@ -171,7 +171,7 @@ class CascadeSystem(System):
         return x, int(out["sampling_rate"]), False
 
     def respond_one(self, sample: Sample) -> SystemOutput:
-        self._load()
+        self.load()
         x = sample_audio(sample)
         start = time.perf_counter()
         transcript = self.transcribe(x)

@@ -29,6 +29,7 @@ class GenerateWorker:
 
     def __init__(self, spec: str, opts: dict[str, Any]):
         self.system = get_system(spec, **opts)
+        self.system.load()
 
     def __call__(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         samples = [Sample.from_dict(item["sample"]) for item in batch]

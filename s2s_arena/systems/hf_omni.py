@@ -1,8 +1,12 @@
 """``hf:<model id or path>``: a local end-to-end model that listens and speaks, through transformers.
 
 Qwen2.5-Omni (thinker + talker + token2wav) and Qwen3-Omni (MoE thinker + talker + code2wav): the
-processor turns the spoken instruction into audio features and prompt tokens, ``generate`` returns
-the text tokens and the waveform (24 kHz) in one call. The model loads lazily inside the worker
+checkpoint's feature extractor turns the spoken instruction into log-mel features, the prompt holds
+one audio placeholder per encoder frame (the library's own length formula), and ``generate``
+returns the text tokens and the waveform (24 kHz) in one call. The checkpoint's tokenizer and
+feature extractor are used directly rather than its multimodal processor because the processor's
+video half needs torchvision, which has no build beside the CPU torch this project pins; audio-only
+inputs never need it. The model loads lazily inside the worker
 (on GPU when present, bfloat16 there), so the driver of a Ray run never holds it.
 """
 
@@ -17,10 +21,11 @@ from ..audio import SAMPLE_RATE, resample
 from ..schema import Sample, SchemaError, SystemInfo
 from .base import System, SystemOutput, prompts, sample_audio
 
-# model_type in config.json -> (model class, processor class, default speaker, output rate)
+# model_type in config.json -> (model class, processing module holding the audio length formula,
+# default speaker, output rate)
 FAMILIES: dict[str, tuple[str, str, str, int]] = {
-    "qwen2_5_omni": ("Qwen2_5OmniForConditionalGeneration", "Qwen2_5OmniProcessor", "Chelsie", 24_000),
-    "qwen3_omni_moe": ("Qwen3OmniMoeForConditionalGeneration", "Qwen3OmniMoeProcessor", "Ethan", 24_000),
+    "qwen2_5_omni": ("Qwen2_5OmniForConditionalGeneration", "qwen2_5_omni.processing_qwen2_5_omni", "Chelsie", 24_000),
+    "qwen3_omni_moe": ("Qwen3OmniMoeForConditionalGeneration", "qwen3_omni_moe.processing_qwen3_omni_moe", "Ethan", 24_000),
 }
 
 
@@ -52,15 +57,17 @@ class HFOmniSystem(System):
         info.setdefault("architecture", "end-to-end")
         info.setdefault("backbone", model)
         self.info = SystemInfo(name=name, spec=spec, **info)
-        self._model = self._processor = None
+        self._model = self._tokenizer = self._features = None
         self._family: tuple[str, str, str, int] | None = None
 
-    def _load(self) -> None:
+    def load(self) -> None:
         if self._model is not None:
             return
+        import importlib
+
         import torch
         import transformers
-        from transformers import AutoConfig
+        from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer
 
         config = AutoConfig.from_pretrained(self.model_id)
         family = FAMILIES.get(config.model_type)
@@ -71,38 +78,48 @@ class HFOmniSystem(System):
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = getattr(torch, self.dtype) if self.dtype else (torch.bfloat16 if device.startswith("cuda") else torch.float32)
         model_cls = getattr(transformers, family[0])
-        processor_cls = getattr(transformers, family[1])
+        self._audio_lengths = importlib.import_module(f"transformers.models.{family[1]}")._get_feat_extract_output_lengths
         model = model_cls.from_pretrained(self.model_id, dtype=dtype, device_map=device if device.startswith("cuda") else None)
         if not getattr(model, "has_talker", False):
             raise SchemaError(f"hf:{self.model_id}", "talker", "the checkpoint has no talker: it cannot speak")
         self._model = model.to(device).eval()
-        self._processor = processor_cls.from_pretrained(self.model_id)
+        self._tokenizer = AutoTokenizer.from_pretrained(self.model_id)
+        self._features = AutoFeatureExtractor.from_pretrained(self.model_id)
+        for attr in ("audio_token", "audio_bos_token", "audio_eos_token"):
+            if not getattr(self._tokenizer, attr, None):
+                raise SchemaError(f"hf:{self.model_id}", attr, "the tokenizer defines no such special token")
         self._family = family
         self._device = device
 
     def close(self) -> None:
-        self._model = self._processor = None
+        self._model = self._tokenizer = self._features = None
 
-    def conversation(self, audio_16k: np.ndarray) -> list[dict[str, Any]]:
-        conv: list[dict[str, Any]] = []
-        if self.system_prompt:
-            conv.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
-        conv.append({"role": "user", "content": [{"type": "audio", "audio": audio_16k}]})
-        return conv
+    def prompt(self, n_audio_tokens: int) -> str:
+        """The ChatML turn both Qwen Omni families use: system text, then the user's audio only."""
+        tok = self._tokenizer
+        audio = tok.audio_bos_token + tok.audio_token * n_audio_tokens + tok.audio_eos_token
+        system = f"<|im_start|>system\n{self.system_prompt}<|im_end|>\n" if self.system_prompt else ""
+        return f"{system}<|im_start|>user\n{audio}<|im_end|>\n<|im_start|>assistant\n"
+
+    def inputs(self, audio_16k: np.ndarray, sr: int) -> dict[str, Any]:
+        feats = self._features(audio_16k, sampling_rate=sr, return_attention_mask=True, padding="max_length",
+                               return_tensors="pt")
+        mask = feats["attention_mask"]
+        n_tokens = int(self._audio_lengths(mask.sum(-1))[0])
+        text = self._tokenizer(self.prompt(n_tokens), return_tensors="pt")
+        return {"input_ids": text["input_ids"], "attention_mask": text["attention_mask"],
+                "input_features": feats["input_features"], "feature_attention_mask": mask}
 
     def respond_one(self, sample: Sample) -> SystemOutput:
         import torch
 
-        self._load()
-        assert self._processor is not None and self._family is not None
-        fe_sr = int(getattr(self._processor.feature_extractor, "sampling_rate", 16_000))
+        self.load()
+        assert self._model is not None and self._family is not None
+        fe_sr = int(getattr(self._features, "sampling_rate", 16_000))
         x = resample(sample_audio(sample), SAMPLE_RATE, fe_sr)
         start = time.perf_counter()
-        text = self._processor.apply_chat_template(self.conversation(x), add_generation_prompt=True, tokenize=False)
-        inputs = self._processor(text=text, audio=[x], return_tensors="pt", padding=True)
-        inputs = inputs.to(self._device)
-        if "input_features" in inputs:
-            inputs["input_features"] = inputs["input_features"].to(self._model.dtype)
+        inputs = {k: v.to(self._device) for k, v in self.inputs(x, fe_sr).items()}
+        inputs["input_features"] = inputs["input_features"].to(self._model.dtype)
         torch.manual_seed(self.seed)
         with torch.no_grad():
             result = self._model.generate(
@@ -115,7 +132,7 @@ class HFOmniSystem(System):
         ids, wav = result
         if hasattr(ids, "sequences"):
             ids = ids.sequences
-        reply = self._processor.batch_decode(ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0]
+        reply = self._tokenizer.batch_decode(ids[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0]
         audio = wav.reshape(-1).float().cpu().numpy()
         return SystemOutput(audio=audio, sr=self._family[3], text=reply.strip(), latency_first_audio_s=total,
                             latency_total_s=total, meta={"model": self.model_id, "speaker": self.speaker or self._family[2],

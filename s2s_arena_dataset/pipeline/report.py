@@ -100,10 +100,16 @@ def _plots(report: dict[str, Any], rows: list[dict[str, Any]], kept: list[dict[s
     axes[0].set_title("rate / neutral rate (all rendered)")
     if any(ratios.values()):
         axes[0].legend(fontsize=8)
-    err = [r["augmentation"]["snr_measured_db"] - r["augmentation"]["snr_db"] for r in rows
-           if r["augmentation"].get("snr_db") is not None and r["augmentation"].get("snr_measured_db") is not None]
-    axes[1].hist(err, bins=20, color="tab:green")
-    axes[1].set_title("SNR measured - target (dB)")
+    by_cond: dict[str, list[float]] = {}
+    for r in kept:
+        a = r["augmentation"]
+        if a.get("snr_measured_db") is not None:
+            by_cond.setdefault(a["condition"], []).append(a["snr_measured_db"])
+    if by_cond:
+        names = sorted(by_cond)
+        axes[1].boxplot([by_cond[n] for n in names], tick_labels=names, vert=False)
+    axes[1].set_title("SNR of the stored audio per condition (dB)")
+    axes[1].tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     fig.savefig(out / "build_qa.png", dpi=110)
     plt.close(fig)

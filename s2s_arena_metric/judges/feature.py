@@ -52,6 +52,7 @@ class Measured:
     prosody: prosody.Prosody | None
     broken: list[str]
     tail_db: float = math.nan
+    prominence_db: float = math.nan  # loudest 100 ms above the median speech level (emphasis)
     segments: dict[int, list[prosody.Segment]] = field(default_factory=dict)  # n parts -> measured parts
     transcript: str | None = None
 
@@ -70,6 +71,10 @@ def _single(value: Any) -> Any:
     if isinstance(value, list):
         return value[0] if len(value) == 1 else None
     return value
+
+
+def _finite(v: float) -> float:
+    return v if v is not None and math.isfinite(v) else 0.0
 
 
 def _fmt(v: float, nd: int = 2) -> str:
@@ -130,11 +135,27 @@ def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float], sequence_length
     if ("silent" not in broken and p.duration_s - p.speech_end_s <= veto["truncation_tail_s"]
             and tail_db > p.rms_db - veto["truncation_tail_db"]):
         broken.append("truncated")
-    m = Measured(p, broken, tail_db)
+    m = Measured(p, broken, tail_db, prominence_db(x, sr))
     if not broken:
         for n in sequence_lengths:
             m.segments[n] = prosody.measure_segments(x, sr, n, where="response")
     return m
+
+
+def prominence_db(x: np.ndarray, sr: int) -> float:
+    """How far the most prominent stretch (100 ms) rises above the clip's own median speech level, dB.
+
+    An emphasised word is louder (and higher, and longer) than the words around it; measured against
+    the response's own neutral stretches, this needs no transcript and no voice norm.
+    """
+    frame = max(1, int(0.01 * sr))
+    n = x.shape[0] // frame
+    if n < 10:
+        return math.nan
+    db = 10 * np.log10(np.mean(np.square(x[: n * frame].reshape(n, frame), dtype=np.float64), axis=1) + 1e-12)
+    db = np.convolve(db, np.ones(10) / 10, mode="same")
+    speech = db > db.max() - 30.0
+    return float(db.max() - np.median(db[speech])) if speech.any() else math.nan
 
 
 def _measure_job(args: tuple) -> Measured:
@@ -151,7 +172,7 @@ class FeatureJudge(Judge):
     version = "1.0"
 
     def __init__(self, asr: Any = None, rules: str | None = None, overrides: dict[str, Any] | None = None,
-                 cache_size: int = 4096, workers: int = 1, **_ignored: Any):
+                 cache_size: int = 4096, workers: int = 1):
         """``asr``: an ASR spec or backend for content (None: abstain on content); ``rules``: another
         rules YAML; ``overrides``: rule values to replace; ``workers`` > 1 measures the new clips of a
         batch in that many processes (same results, faster on idle cores)."""
@@ -301,13 +322,18 @@ class FeatureJudge(Judge):
             elif attr == "volume" and _single(value) in _DIRECTION:
                 value = _single(value)
                 cfg, s = A["volume"], _DIRECTION[value]
+                # Tilt is a cue to vocal effort only in voiced speech: whisper is flat because its source
+                # is noise, not because it is loud. Without voicing in both, loudness decides alone.
+                use_tilt = min(_finite(pa.voiced_fraction), _finite(pb.voiced_fraction)) >= cfg["min_voiced_for_tilt"]
 
                 def vol(p: prosody.Prosody) -> float:
-                    return s * (p.loudness_lufs / cfg["jnd_lufs"] - p.spectral_tilt_db / cfg["jnd_tilt"])
+                    tilt = -p.spectral_tilt_db / cfg["jnd_tilt"] if use_tilt else 0.0
+                    return s * (p.loudness_lufs / cfg["jnd_lufs"] + tilt)
 
                 add(attr, vol(pa), vol(pb), 1.0,
                     f"volume={value}: loudness A {_fmt(pa.loudness_lufs, 1)} vs B {_fmt(pb.loudness_lufs, 1)} LUFS, "
-                    f"tilt A {_fmt(pa.spectral_tilt_db, 1)} vs B {_fmt(pb.spectral_tilt_db, 1)} dB")
+                    f"tilt A {_fmt(pa.spectral_tilt_db, 1)} vs B {_fmt(pb.spectral_tilt_db, 1)} dB"
+                    + ("" if use_tilt else " (tilt not used: unvoiced speech)"))
             elif attr == "voice_quality" and _single(value) in ("whisper", "modal"):
                 value = _single(value)
                 s = -1 if value == "whisper" else 1
@@ -329,6 +355,12 @@ class FeatureJudge(Judge):
                 add(attr, pc(da), pc(db), cfg["jnd"],
                     f"pauses={value!r} (want {want} >= {cfg['min_pause_s']} s): A {len(da)} "
                     f"[{', '.join(_fmt(d) for d in da)}] vs B {len(db)} [{', '.join(_fmt(d) for d in db)}] s")
+            elif attr == "emphasis" and not (isinstance(value, list) and len(value) > 1):
+                cfg = A["emphasis"]
+                ca, cb = min(ma.prominence_db, cfg["cap"]), min(mb.prominence_db, cfg["cap"])
+                add(attr, ca, cb, cfg["jnd"],
+                    f"emphasis={_single(value)!r}: peak level above own median A {_fmt(ma.prominence_db, 1)} vs B "
+                    f"{_fmt(mb.prominence_db, 1)} dB (which word is stressed is not checked without a transcript)")
             elif attr == "repetitions":
                 if ma.transcript is None or mb.transcript is None:
                     abstained.append(attr)

@@ -21,6 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-listen", type=float, default=0.8,
                    help="share of each clip that must be heard before a vote counts (default 0.8)")
     p.add_argument("--votes-per-minute", type=int, default=10, help="counted votes per session per minute (default 10)")
+    p.add_argument("--client-votes-per-minute", type=int, default=120,
+                   help="counted votes per client address per minute (default 120)")
+    p.add_argument("--api-only", action="store_true",
+                   help="serve the arena's HTTP API without the Gradio page (load and crash tests)")
     p.add_argument("--hub-repo", default=None, metavar="REPO",
                    help="also mirror votes to this Hub dataset repo with scheduled commits (off by default)")
 
@@ -37,5 +41,6 @@ def run(args: argparse.Namespace) -> int:
 
     serve(args.data, args.responses, args.db, host=args.host, port=args.port, verdicts=args.verdicts,
           config=args.config, seed=args.seed, min_listen=args.min_listen,
-          votes_per_minute_session=args.votes_per_minute, hub_repo=args.hub_repo)
+          votes_per_minute_session=args.votes_per_minute,
+          votes_per_minute_client=args.client_votes_per_minute, hub_repo=args.hub_repo, ui=not args.api_only)
     return 0

@@ -1,0 +1,78 @@
+"""Crash test: SIGKILL the Space under voting load, restart it; every acknowledged vote is stored."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from space.loadgen import LoadResult, run_voters_until, wait_until_up
+from space.store import VoteStore
+from space.tiny_data import write_arena
+
+pytestmark = pytest.mark.slow
+
+CLIP_S = 0.4
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(data: Path, resp: Path, db: str, port: int, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "s2s_arena.cli", "serve", "--data", str(data), "--responses", str(resp),
+           "--db", db, "--port", str(port), "--votes-per-minute", "1000", "--client-votes-per-minute", "100000",
+           "--api-only"]  # the page is not under test here (test_space_browser is); the vote path is
+    return subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+
+
+def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path):
+    data, resp = write_arena(tmp_path, n_per_level=2, duration_s=CLIP_S)
+    db = f"sqlite:///{tmp_path / 'votes.db'}"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    proc = start_server(data, resp, db, port, log)
+    try:
+        wait_until_up(url)
+        out, stop = LoadResult(), threading.Event()
+        voters = threading.Thread(target=run_voters_until, args=(url, 20, stop, out),
+                                  kwargs={"clip_wait_s": CLIP_S}, daemon=True)
+        voters.start()
+        deadline = time.time() + 60
+        while len(out.acked) < 40 and time.time() < deadline:
+            time.sleep(0.05)
+        before_kill = len(out.acked)
+        assert before_kill >= 40, f"only {before_kill} votes acknowledged before the kill; see {log}"
+        proc.send_signal(signal.SIGKILL)  # mid-load: votes are in flight right now
+        proc.wait(timeout=10)
+        time.sleep(0.5)
+        errors_at_kill = out.errors
+        proc = start_server(data, resp, db, port, log)
+        wait_until_up(url)
+        deadline = time.time() + 60
+        while len(out.acked) < before_kill + 20 and time.time() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        voters.join(timeout=60)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert len(out.acked) >= before_kill + 20, "voting did not resume after the restart"
+    assert out.errors > errors_at_kill  # the voters really saw the server die
+    store = VoteStore(db)
+    stored = store.vote_ids()
+    missing = set(out.acked) - stored
+    assert not missing, f"{len(missing)} acknowledged votes lost: {sorted(missing)[:5]}"
+    assert len(set(out.acked)) == len(out.acked)
+    store.close()

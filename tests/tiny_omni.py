@@ -1,0 +1,82 @@
+"""A tiny randomly initialised Qwen2.5-Omni (thinker + talker + token2wav) with its processor, saved to a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# Special tokens of the Qwen2.5-Omni prompt format, given small ids in a tiny vocabulary.
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>",
+           "<|IMAGE|>", "<|VIDEO|>", "<|vision_bos|>", "<|vision_eos|>", "<tts_pad>", "<tts_text_bos>",
+           "<tts_text_eos>", "<tts_text_bos_single>"]
+WORDS = ["system", "user", "assistant", "you", "are", "a", "helpful", "voice", "hello", "the", "answer", "is",
+         "yes", "no", "speak", "slowly", "happy", "Qwen", "virtual", "human"]
+CODEC_VOCAB = 64
+
+
+def build_omni(path: Path) -> Path:
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (PreTrainedTokenizerFast, Qwen2_5OmniConfig, Qwen2_5OmniForConditionalGeneration,
+                              WhisperFeatureExtractor)
+
+    torch.manual_seed(0)
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = {w: i for i, w in enumerate(SPECIAL + ["<unk>"] + WORDS + list("abcdefghijklmnopqrstuvwxyz.,!?\n"))}
+    ids = {t: vocab[t] for t in SPECIAL}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split(pattern=" ", behavior="removed")
+    extra = {"audio_token": "<|AUDIO|>", "image_token": "<|IMAGE|>", "video_token": "<|VIDEO|>",
+             "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>",
+             "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>"}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", eos_token="<|im_end|>",
+                                        pad_token="<|endoftext|>", additional_special_tokens=SPECIAL,
+                                        extra_special_tokens=extra)
+    # Short feature windows: the real model pads every instruction to 30 s of 128 mel bins.
+    fe = WhisperFeatureExtractor(feature_size=16, sampling_rate=16_000, chunk_length=2, n_fft=400, hop_length=160)
+    tokenizer.save_pretrained(path)
+    fe.save_pretrained(path)
+
+    rope = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 2, 2]}
+    hidden = 32
+    thinker = {
+        "audio_config": {"d_model": hidden, "encoder_attention_heads": 2, "encoder_ffn_dim": 32, "encoder_layers": 1,
+                         "num_mel_bins": 16, "max_source_positions": 1500, "n_window": 100, "output_dim": hidden},
+        "vision_config": {"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": hidden,
+                          "fullatt_block_indexes": [0], "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2},
+        "text_config": {"vocab_size": len(vocab), "hidden_size": hidden, "intermediate_size": 48, "num_hidden_layers": 1,
+                        "num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 2048,
+                        "rope_parameters": rope},
+        "audio_token_index": ids["<|AUDIO|>"], "image_token_index": ids["<|IMAGE|>"], "video_token_index": ids["<|VIDEO|>"],
+        "audio_start_token_id": ids["<|audio_bos|>"], "audio_end_token_id": ids["<|audio_eos|>"],
+        "vision_start_token_id": ids["<|vision_bos|>"], "vision_end_token_id": ids["<|vision_eos|>"],
+        "user_token_id": vocab["user"],
+    }
+    talker = {
+        "vocab_size": CODEC_VOCAB, "embedding_size": hidden, "hidden_size": hidden, "intermediate_size": 48,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16,
+        "max_position_embeddings": 4096, "rope_parameters": rope,
+        "audio_token_index": ids["<|AUDIO|>"], "image_token_index": ids["<|IMAGE|>"], "video_token_index": ids["<|VIDEO|>"],
+        "audio_start_token_id": ids["<|audio_bos|>"], "audio_end_token_id": ids["<|audio_eos|>"],
+        "vision_start_token_id": ids["<|vision_bos|>"], "vision_end_token_id": ids["<|vision_eos|>"],
+        "tts_text_start_token_id": ids["<tts_text_bos>"], "tts_text_end_token_id": ids["<tts_text_eos>"],
+        "tts_text_pad_token_id": ids["<tts_pad>"],
+        "tts_codec_start_token_id": CODEC_VOCAB - 4, "tts_codec_end_token_id": CODEC_VOCAB - 3,
+        "tts_codec_pad_token_id": CODEC_VOCAB - 5, "tts_codec_mask_token_id": CODEC_VOCAB - 1,
+    }
+    token2wav = {
+        "dit_config": {"hidden_size": hidden, "num_hidden_layers": 2, "num_attention_heads": 2, "head_dim": 16, "ff_mult": 1,
+                       "emb_dim": 16, "num_embeds": CODEC_VOCAB, "mel_dim": 20, "repeats": 2, "block_size": 4,
+                       "look_ahead_layers": [1], "look_backward_layers": [0], "enc_emb_dim": 8, "enc_dim": 8,
+                       "enc_channels": [8, 8, 8, 8, 24], "enc_kernel_sizes": [5, 3, 3, 3, 1], "enc_dilations": [1, 2, 3, 4, 1],
+                       "enc_attention_channels": 8, "enc_res2net_scale": 2, "enc_se_channels": 8, "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}},
+        "bigvgan_config": {"mel_dim": 20, "upsample_initial_channel": 16, "resblock_kernel_sizes": [3],
+                           "resblock_dilation_sizes": [[1, 3, 5]], "upsample_rates": [8, 6, 5], "upsample_kernel_sizes": [16, 12, 10]},
+    }
+    config = Qwen2_5OmniConfig(thinker_config=thinker, talker_config=talker, token2wav_config=token2wav, enable_audio_output=True)
+    model = Qwen2_5OmniForConditionalGeneration(config).eval()
+    model.save_pretrained(path)
+    # The speaker table the real checkpoints ship as spk_dict.pt: a speaker embedding, a reference mel, and
+    # the talker's text-bos token for that voice.
+    torch.save({"Chelsie": {"cond": torch.randn(1, 8), "ref_mel": torch.randn(1, 12, 20), "bos_token": ids["<tts_text_bos_single>"]}},
+               path / "spk_dict.pt")
+    return path
