@@ -120,3 +120,66 @@ def test_bootstrap_clusters_by_sample():
     clusters = ["a", "a", "b", "b", "c", "c", "d", "d"]
     low, high = bootstrap_rate_ci(values, clusters, rounds=2000, seed=0)
     assert low == 0.0 and high == 1.0 or (high - low) >= 0.5
+
+
+# --- the `s2s-arena judge` command ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_benchmark(tmp_path_factory):
+    """A real dataset folder from `s2s-arena build` (2 samples), and responses of three systems."""
+    from s2s_arena.audio import save_audio
+    from s2s_arena.benchmark import load_benchmark
+    from s2s_arena.cli import main
+    from s2s_arena.responses import write_system_info
+    from s2s_arena.schema import SystemInfo
+
+    root = tmp_path_factory.mktemp("judge_cli")
+    assert main(["build", "--out", str(root / "data"), "--limit", "2", "--levels", "L2", "--workers", "1"]) == 0
+    samples = load_benchmark(root / "data", decode_audio=False)
+    for name, gain in (("loud", 0.5), ("quiet", 0.02), ("mid", 0.1)):
+        d = root / "resp" / name
+        write_system_info(d, SystemInfo(name=name))
+        for i, s in enumerate(samples):
+            if name == "mid" and i == 1:
+                continue  # a missing response: skipped and counted, never invented
+            save_audio(d / f"{s.id}.wav", tone(gain, seconds=1.5, freq=180.0 + 20 * i), SR)
+    return root, samples
+
+
+def test_judge_command_writes_resumes_and_writes_a_manifest(tiny_benchmark, capsys):
+    import json
+
+    from s2s_arena.cli import main
+
+    root, samples = tiny_benchmark
+    out = root / "v" / "verdicts.jsonl"
+    argv = ["judge", "--data", str(root / "data"), "--responses", str(root / "resp"), "--judge", "feature",
+            "--baseline", "quiet", "--out", str(out), "--cache", str(root / "cache")]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    # loud vs quiet on 2 samples + mid vs quiet on 1 (mid lacks one response): 3 pairs x 2 orders
+    assert len(rows) == 6 and {r["order"] for r in rows} == {"ab", "ba"}
+    assert {frozenset((r["system_a"], r["system_b"])) for r in rows} == {frozenset(("loud", "quiet")), frozenset(("mid", "quiet"))}
+    manifest = json.loads((root / "v" / "verdicts_manifest.json").read_text())
+    assert manifest["rows_written"] == 6 and manifest["pairs_skipped_missing_response"] == 1
+    assert manifest["judge"] == "feature" and "loud vs quiet" in manifest["summary"]
+    printed = capsys.readouterr().out
+    assert "loud vs quiet: win" in printed and str(out) in printed
+
+    # Resume: an interrupted row at the end is judged again; finished pairs are skipped.
+    with out.open("a") as f:
+        f.write('{"sample_id": "cut off')
+    lines_before = out.read_text().splitlines()
+    out.write_text("\n".join(lines_before[:4] + [lines_before[-1]]))  # drop the last pair, keep a torn tail
+    assert main(argv) == 0
+    rows2 = [json.loads(line) for line in out.read_text().splitlines() if line.startswith('{"sample_id": "') and line.endswith("}")]
+    assert len(rows2) == 6
+    assert json.loads((root / "v" / "verdicts_manifest.json").read_text())["rows_written"] == 2
+
+
+def test_judge_command_errors_name_the_problem(tiny_benchmark):
+    from s2s_arena.cli import main
+
+    root, _ = tiny_benchmark
+    base = ["judge", "--data", str(root / "data"), "--responses", str(root / "resp"), "--out", str(root / "x.jsonl")]
+    assert main(base + ["--baseline", "nobody"]) == 2
+    assert main(base + ["--judge", "nonsense"]) == 2

@@ -44,7 +44,7 @@ def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path):
     log = tmp_path / "server.log"
     proc = start_server(data, resp, db, port, log)
     try:
-        wait_until_up(url)
+        print(f'up after {wait_until_up(url):.1f} s')
         out, stop = LoadResult(), threading.Event()
         voters = threading.Thread(target=run_voters_until, args=(url, 20, stop, out),
                                   kwargs={"clip_wait_s": CLIP_S}, daemon=True)
@@ -59,7 +59,7 @@ def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path):
         time.sleep(0.5)
         errors_at_kill = out.errors
         proc = start_server(data, resp, db, port, log)
-        wait_until_up(url)
+        print(f'{before_kill} acked before the kill; restarted in {wait_until_up(url):.1f} s')
         deadline = time.time() + 60
         while len(out.acked) < before_kill + 20 and time.time() < deadline:
             time.sleep(0.05)

@@ -24,7 +24,7 @@ def omni(tmp_path_factory):
 
 def test_omni_model_speaks_into_a_responses_folder(omni, tmp_path):
     samples = make_samples(2)
-    opts = {"max_new_tokens": 4, "talker_max_new_tokens": 12, "device": "cpu"}
+    opts = {"max_new_tokens": 4, "talker_max_new_tokens": 12, "token2wav_steps": 2, "device": "cpu"}
     summary = generate_responses(f"hf:{omni}", samples, tmp_path, opts=opts, info={"organisation": "Qwen"})
     assert summary.failed == {} and summary.written == 2
     got = load_responses(tmp_path)["Qwen2.5-Omni-tiny"]

@@ -41,6 +41,7 @@ class HFOmniSystem(System):
         speaker: str | None = None,
         max_new_tokens: int = 256,
         talker_max_new_tokens: int = 2048,
+        token2wav_steps: int | None = None,
         seed: int = 0,
         system_prompt: str | None = None,
         **info: Any,
@@ -51,6 +52,8 @@ class HFOmniSystem(System):
         self.speaker = speaker
         self.max_new_tokens = int(max_new_tokens)
         self.talker_max_new_tokens = int(talker_max_new_tokens)
+        # Diffusion steps of Qwen2.5-Omni's code-to-mel DiT (model default 10): fewer is faster, rougher.
+        self.token2wav_steps = token2wav_steps
         self.seed = int(seed)
         # Qwen2.5-Omni's talker is trained to speak only under its own system prompt.
         self.system_prompt = prompts()["qwen_omni"] if system_prompt is None else system_prompt
@@ -142,6 +145,10 @@ class HFOmniSystem(System):
         """Qwen2.5-Omni's generate hard-codes the 7B codec's stop ids; take them from the config instead."""
         talker = getattr(getattr(self._model, "config", None), "talker_config", None)
         end, pad = getattr(talker, "tts_codec_end_token_id", None), getattr(talker, "tts_codec_pad_token_id", None)
-        if self._family and self._family[0].startswith("Qwen2_5") and end is not None and pad is not None:
-            return {"talker_eos_token_id": [pad, end]}
-        return {}
+        extra: dict[str, Any] = {}
+        if self._family and self._family[0].startswith("Qwen2_5"):
+            if end is not None and pad is not None:
+                extra["talker_eos_token_id"] = [pad, end]
+            if self.token2wav_steps:
+                extra["token2wav_num_steps"] = int(self.token2wav_steps)
+        return extra

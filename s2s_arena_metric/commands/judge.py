@@ -49,16 +49,29 @@ def _done_pairs(out, where: str) -> tuple[set, int]:
         for i, line in enumerate(f, 1):
             if not line.strip():
                 continue
+            if not line.endswith("\n"):
+                break  # a row cut off by an interruption (the last line, unterminated): judged again
             try:
                 v = Verdict.from_dict(json.loads(line), where=f"{where}:{i}")
             except json.JSONDecodeError:
-                if i == n + 1 and not line.endswith("\n"):  # a row cut off by an interruption: judged again
-                    continue
                 raise SchemaError(f"{where}:{i}", None, "not a JSON verdict row") from None
             n += 1
             if v.verdict != "invalid":
                 orders.setdefault((v.sample_id, frozenset((v.system_a, v.system_b))), set()).add(v.order)
     return {k for k, o in orders.items() if o >= {"ab", "ba"}}, n
+
+
+def _drop_torn_tail(out) -> None:
+    """Cut an unterminated last line (a row half-written when a run was killed) so appends stay valid JSONL."""
+    if not out.is_file() or out.stat().st_size == 0:
+        return
+    data = out.read_bytes()
+    if data.endswith(b"\n"):
+        return
+    keep = data.rfind(b"\n") + 1
+    with out.open("r+b") as f:
+        f.truncate(keep)
+    print(f"{out}: dropped an unfinished last row ({len(data) - keep} bytes) left by an interrupted run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     judge = get_judge(args.judge, **parse_options(args.option))
     out = Path(args.out)
     done, n_rows_before = _done_pairs(out, str(out))
+    _drop_torn_tail(out)
 
     todo, missing = [], 0
     for s in samples:
