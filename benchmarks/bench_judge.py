@@ -39,12 +39,16 @@ SCENARIOS = {
 }
 
 
-def five_seconds(x: np.ndarray) -> np.ndarray:
-    """Exactly 5 s: cut at a quiet point near the end, or pad with silence."""
+def five_seconds(synth, text: str, attrs: dict, seed: int) -> np.ndarray:
+    """A whole utterance padded with silence to exactly 5 s (words are dropped until it fits, so no
+    clip is cut mid-speech, which the judge would veto as truncated)."""
     n = int(CLIP_S * SR)
-    if x.shape[0] >= n:
-        return x[:n].copy()
-    return np.concatenate([x, np.zeros(n - x.shape[0], np.float32)])
+    words = text.split()
+    while True:
+        x = synth.synthesize(" ".join(words), attributes=attrs, seed=seed).audio
+        if x.shape[0] <= n or len(words) <= 3:
+            return np.concatenate([x[:n], np.zeros(max(0, n - x.shape[0]), np.float32)])
+        words = words[:-1]
 
 
 def render_clips(count: int) -> list[np.ndarray]:
@@ -57,15 +61,13 @@ def render_clips(count: int) -> list[np.ndarray]:
     for i in range(count):
         text = TEXTS[i % len(TEXTS)]
         attrs = variants[(i // len(TEXTS)) % len(variants)]
-        out = synth.synthesize(text, attributes=attrs, seed=i)
-        x = five_seconds(out.audio)
+        x = five_seconds(synth, text, attrs, seed=i)
         x = x * np.float32(1.0 - 1e-3 * (i // (len(TEXTS) * len(variants))))  # keep every clip distinct
         clips.append(x.astype(np.float32))
     return clips
 
 
 def run(pairs: int, repeat: int) -> int:
-    from s2s_arena.schema import Sample
     from s2s_arena_metric.judges import PairInput
     from s2s_arena_metric.judges.feature import FeatureJudge
 
@@ -91,7 +93,7 @@ def run(pairs: int, repeat: int) -> int:
                         a, b = clips[2 * k], clips[2 * k + 1]
                         batch += [PairInput(smp, a, b), PairInput(smp, b, a)]
                     out = judge.judge(batch)
-                    assert all(j.verdict != "invalid" for j in out), out[0].reason
+                    assert all(j.verdict != "invalid" and "veto" not in j.meta for j in out), out[0].reason
                 rates.append(pairs / (time.perf_counter() - start))
                 cpu_ms.append(1000 * (time.process_time() - cpu0) / pairs)
                 judge.close()

@@ -70,7 +70,7 @@ def ray_map_batches(
         fn_constructor_args=(worker_factory,),
         batch_size=batch_size,
         batch_format="numpy",
-        concurrency=max(1, int(concurrency)),
+        compute=ray.data.ActorPoolStrategy(size=max(1, int(concurrency))),
         **actor_opts,
     )
     with tqdm(total=len(items), desc=desc or "working (ray)", unit="item", dynamic_ncols=True) as bar:

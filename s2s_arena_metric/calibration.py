@@ -153,14 +153,15 @@ def _judge_orders(judge: Judge, pair: LabelledPair, audio_a: np.ndarray, audio_b
     return [(o, out[o]) for o in ("ab", "ba")]
 
 
-def _row(judge: Judge, pair: LabelledPair, order: str, j: Judgement) -> dict[str, Any]:
+def _row(judge: Judge, pair: LabelledPair, order: str, j: Judgement, content_key: str = "") -> dict[str, Any]:
     first, second = (pair.system_a, pair.system_b) if order == "ab" else (pair.system_b, pair.system_a)
     v = Verdict(sample_id=pair.sample.id, system_a=first, system_b=second, verdict=j.verdict, order=order,
                 content=j.content, paralinguistics=j.paralinguistics, quality=j.quality, reason=j.reason,
                 judge=judge.name, judge_version=judge.version, prompt_hash=judge.config_hash(),
                 latency_s=float(j.meta.get("latency_s", 0.0)))
     row = v.to_dict()
-    row.update({"pair": pair.key, "kind": pair.kind, "attributes": pair.attributes, "measured": pair.measured,
+    row.update({"pair": pair.key, "content_key": content_key, "kind": pair.kind, "attributes": pair.attributes,
+                "measured": pair.measured,
                 "level": pair.sample.level, "task": pair.sample.task,
                 "abstained": list(j.meta.get("abstained", []))})
     return row
@@ -190,7 +191,10 @@ def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[
     """Judge every pair in both orders, appending rows to ``out_dir/verdicts.jsonl`` (resumable)."""
     from tqdm.auto import tqdm
 
+    from s2s_arena.audio import audio_hash
     from s2s_arena.benchmark import instruction_audio
+
+    from .judges.base import stable_hash
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / VERDICTS_FILE
@@ -207,10 +211,14 @@ def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[
                 b = a.copy() if pair.kind == IDENTICAL else responses[pair.system_b].audio(pair.sample.id)
                 instr = instruction_audio(pair.sample) if judge.listens_to_instruction else None
                 judged = _judge_orders(judge, pair, a, b, instr, cache)
+                # Augmented variants of one seed share text and requirements, so their reference-system
+                # responses are often the same audio: the report also counts distinct pairs.
+                content_key = stable_hash([audio_hash(a), audio_hash(b), pair.sample.requirements])
             except (ValueError, OSError) as e:  # unreadable response audio: invalid, counted
                 judged = [(o, Judgement.invalid(f"could not read the responses: {e}")) for o in ("ab", "ba")]
+                content_key = pair.key
             for order, j in judged:
-                row = _row(judge, pair, order, j)
+                row = _row(judge, pair, order, j, content_key)
                 rows.append(row)
                 f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
             f.flush()
@@ -237,7 +245,8 @@ def _outcomes(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         if outcome in ("a", "b"):
             outcome = "expected" if (outcome == "a") == (res.system_a == expected_a) else "reversed"
         content_abstained = all("content" in r.get("abstained", []) for r in rs)
-        out.append({"pair": key, "kind": first["kind"], "attributes": first["attributes"],
+        out.append({"pair": key, "content_key": first.get("content_key") or key,
+                    "kind": first["kind"], "attributes": first["attributes"],
                     "measured": first.get("measured", []), "measurable": bool(first.get("measured")),
                     "level": first["level"], "task": first["task"],
                     "outcome": outcome, "consistent": _consistent(rs), "content_abstained": content_abstained})
@@ -263,9 +272,12 @@ def _acc(records: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(records)
     valid = [r for r in records if r["outcome"] != "invalid"]
     hits = sum(r["outcome"] == "expected" for r in valid)
+    distinct = list({r["content_key"]: r for r in valid}.values())
     return {"n": n, "n_invalid": n - len(valid), "accuracy": _rate(hits, len(valid)),
             "correct": hits, "ties": sum(r["outcome"] in ("tie", "both_bad") for r in valid),
-            "reversed": sum(r["outcome"] == "reversed" for r in valid)}
+            "reversed": sum(r["outcome"] == "reversed" for r in valid),
+            "n_distinct": len(distinct),
+            "accuracy_distinct": _rate(sum(r["outcome"] == "expected" for r in distinct), len(distinct))}
 
 
 def score(rows: Sequence[dict[str, Any]], missing: Sequence[dict[str, str]] = ()) -> dict[str, Any]:
@@ -322,8 +334,9 @@ def markdown_table(report: dict[str, Any], judge_name: str = "") -> str:
     """The calibration report as Markdown tables (the README shows one from a real run)."""
     lines = []
     title = f"Calibration of the `{judge_name}` judge" if judge_name else "Calibration"
-    lines += [f"### {title}", "", "| difference | pairs | correct | ties | reversed | invalid | accuracy |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"### {title}", "",
+              "| difference | pairs | correct | ties | reversed | invalid | accuracy | distinct pairs | accuracy on distinct |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     rows = [("paralinguistic-only (measurable)", report["paralinguistic_measurable"]),
             ("paralinguistic-only (all)", report["paralinguistic"])]
     c = report["content"]
@@ -331,14 +344,15 @@ def markdown_table(report: dict[str, Any], judge_name: str = "") -> str:
     if not all_abstained:
         rows.append(("content-only", c))
     for name, a in rows:
-        lines.append(f"| {name} | {a['n']} | {a['correct']} | {a['ties']} | {a['reversed']} | {a['n_invalid']} | {_pct(a['accuracy'])} |")
+        lines.append(f"| {name} | {a['n']} | {a['correct']} | {a['ties']} | {a['reversed']} | {a['n_invalid']} | "
+                     f"{_pct(a['accuracy'])} | {a['n_distinct']} | {_pct(a['accuracy_distinct'])} |")
     if all_abstained:
-        lines.append(f"| content-only | {c['n']} | | | | | abstained (no ASR) |")
+        lines.append(f"| content-only | {c['n']} | | | | | abstained (no ASR) | | |")
         lines += ["", f"With content abstained, the overall verdict on content-only pairs rests on delivery alone "
                   f"(the other text changes rate, pauses, prominence): reference preferred in {c['correct']}, "
                   f"tie in {c['ties']}, other preferred in {c['reversed']} of {c['n']} pairs."]
     elif c.get("abstained"):
-        lines.append(f"| content-only, judge abstained on content | {c['abstained']} | | | | | abstained |")
+        lines.append(f"| content-only, judge abstained on content | {c['abstained']} | | | | | abstained | | |")
     ident = report["identical"]
     lines += ["", f"Identical pairs tied: {ident['ties']}/{ident['n']} ({_pct(ident['tie_rate'])}); "
               f"swap consistency: {_pct(report['swap_consistency'])} ({report['n_inconsistent']} inconsistent pairs).", ""]

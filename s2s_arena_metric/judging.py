@@ -22,13 +22,13 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from s2s_arena.audio import audio_hash
-from s2s_arena.schema import ASPECTS, Sample, Verdict
+from s2s_arena.schema import ASPECTS, Sample, Verdict, flip_verdict
 
 from .judges.base import Judge, Judgement, PairInput, stable_hash
 
 CACHE_ENV = "S2S_ARENA_CACHE"
 _WINNER = {"A>>B": "a", "A>B": "a", "A=B": "tie", "B>A": "b", "B>>A": "b", "both_bad": "both_bad", "invalid": "invalid"}
-_STRONG = {"A>>B", "B>>A"}
+IDENTICAL_REASON = "identical audio: a tie without asking the judge"
 
 
 def default_cache_dir() -> Path:
@@ -135,7 +135,7 @@ def as_cache(cache: VerdictCache | str | os.PathLike | bool | None) -> VerdictCa
 
 # --- judging ------------------------------------------------------------------------------------------
 def _identical_judgement() -> Judgement:
-    return Judgement("A=B", reason="identical audio: a tie without asking the judge", meta={"identical": True})
+    return Judgement("A=B", reason=IDENTICAL_REASON, meta={"identical": True})
 
 
 def _call_judge(judge: Judge, items: list[PairInput]) -> list[Judgement]:
@@ -267,14 +267,10 @@ class PairOutcome:
 
 def _from_a(v: Verdict, system_a: str) -> str:
     """A verdict string re-expressed from ``system_a``'s side."""
-    from s2s_arena.schema import flip_verdict
-
     return v.verdict if v.system_a == system_a else flip_verdict(v.verdict)
 
 
 def _aspect_from_a(value: str, v: Verdict, system_a: str) -> str:
-    from s2s_arena.schema import flip_verdict
-
     return value if v.system_a == system_a else flip_verdict(value)
 
 
@@ -301,7 +297,7 @@ def resolve(verdicts: Iterable[Verdict]) -> list[PairOutcome]:
         first = by_order.get("ab") or rows[0]
         sys_a, sys_b = first.system_a, first.system_b
         views = [_from_a(r, sys_a) for r in by_order.values()]
-        identical = all("identical audio" in r.reason for r in by_order.values())
+        identical = all(r.reason == IDENTICAL_REASON for r in by_order.values())
         reasons = [f"[{r.order}] {r.reason}" for r in by_order.values() if r.reason]
         if any(v == "invalid" for v in views):
             out.append(PairOutcome(sample_id, sys_a, sys_b, "invalid", "invalid", None, identical, {}, reasons))

@@ -51,7 +51,7 @@ HEAD = """<script>
 </script>"""
 
 CSS = """
-.arena-clip { padding: 0.6em 0.8em; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+.arena-clip { flex: 1 1 0; min-width: 260px; padding: 0.6em 0.8em; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .arena-clip audio { width: 100%; }
 .arena-meta { color: var(--body-text-color-subdued); font-size: 0.9em; }
 """
@@ -227,9 +227,9 @@ def build_blocks(ctx: Context):
         try:
             b = arena.new_battle(session, client, level=None if level in (None, "", "any") else level)
         except BattleError as e:
-            return ["", "", f"⚠️ {e}", gr.Timer(active=False), "", gr.Button(visible=False),
+            return ["", "", f"Error: {e}", gr.Timer(active=False), "", gr.Button(visible=False),
                     *locked_buttons(False)]
-        return [b.token, battle_html(b), "🎧 Listen to both responses to the end to unlock voting.",
+        return [b.token, battle_html(b), "Listen to both responses to the end to unlock voting.",
                 gr.Timer(active=True), "", gr.Button(visible=False), *locked_buttons(False)]
 
     def tick(token: str):
@@ -237,9 +237,9 @@ def build_blocks(ctx: Context):
             return [gr.Timer(active=False), gr.skip(), *[gr.skip()] * len(WINNER_LABELS)]
         la, lb = arena.listening(token)
         if arena.unlocked(token):
-            return [gr.Timer(active=False), "✅ Both heard. Which response better fulfils the instruction?",
+            return [gr.Timer(active=False), "Both heard. Which response better fulfils the instruction?",
                     *locked_buttons(True)]
-        return [gr.Timer(active=True), f"🎧 Heard so far: A {la:.0%} · B {lb:.0%} (voting unlocks at "
+        return [gr.Timer(active=True), f"Heard so far: A {la:.0%} · B {lb:.0%} (voting unlocks at "
                 f"{arena.min_listen:.0%} of each)", *[gr.skip()] * len(WINNER_LABELS)]
 
     def make_vote(winner: str):
@@ -249,7 +249,7 @@ def build_blocks(ctx: Context):
                 res = arena.vote(token, winner, failure if winner in ("a", "b") else None,
                                  session=session, client=client)
             except BattleError as e:
-                return [f"⚠️ {e}", gr.Button(visible=True), *locked_buttons(False), gr.Timer(active=False)]
+                return [f"Error: {e}", gr.Button(visible=True), *locked_buttons(False), gr.Timer(active=False)]
             v = res.vote
             note = "Your vote was counted." if res.counted else f"Your vote was stored but not counted ({res.reason.replace('_', ' ')})."
             text = (f"### Revealed\n**A** = `{v.system_a}` · **B** = `{v.system_b}` · you chose: "

@@ -17,9 +17,9 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, create_engine,
+from sqlalchemy import (Boolean, Column, Float, Index, Integer, MetaData, String, Table, create_engine,
                         event, insert, select, text, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -182,11 +182,15 @@ class VoteStore:
 
     def pair_counts(self) -> dict[tuple[str, str], int]:
         """Counted votes per unordered pair (names sorted), for the sampler."""
+        from sqlalchemy import func
+
         counts: dict[tuple[str, str], int] = {}
+        q = (select(votes.c.system_a, votes.c.system_b, func.count()).where(votes.c.counted.is_(True))
+             .group_by(votes.c.system_a, votes.c.system_b))
         with self.engine.connect() as con:
-            for a, b in con.execute(select(votes.c.system_a, votes.c.system_b).where(votes.c.counted.is_(True))):
+            for a, b, n in con.execute(q):
                 key = tuple(sorted((a, b)))
-                counts[key] = counts.get(key, 0) + 1
+                counts[key] = counts.get(key, 0) + int(n)
         return counts
 
     def count(self) -> int:

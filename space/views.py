@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ class Views:
         self._lock = threading.Lock()
         self._cache_key: int | None = None
         self._cache: dict[str, Any] = {}
+        self._rows: dict[str, dict[str, Any]] | None = None
+        self._rows_at = 0.0
 
     def _board(self, outcomes: Outcomes) -> list[dict[str, Any]]:
         from s2s_arena.ratings import leaderboard
@@ -82,9 +85,16 @@ class Views:
             self._cache_key, self._cache = n, snap
             return snap
 
-    def human_board_rows(self) -> dict[str, dict[str, Any]]:
-        """{system: leaderboard row} for the pair sampler (empty before the first counted vote)."""
-        return {r["system"]: r for r in self.snapshot().get("human_board", [])}
+    def human_board_rows(self, max_age_s: float = 30.0) -> dict[str, dict[str, Any]]:
+        """{system: leaderboard row} for the pair sampler (empty before the first counted vote).
+
+        Refit at most every ``max_age_s``: the sampler asks on every new battle, and a slightly old
+        board steers sampling just as well as a fresh one."""
+        now = time.monotonic()
+        if self._rows is None or now - self._rows_at > max_age_s:
+            self._rows = {r["system"]: r for r in self.snapshot().get("human_board", [])}
+            self._rows_at = now
+        return self._rows
 
     def _compute(self, n_votes: int) -> dict[str, Any]:
         from s2s_arena.agreement import compare

@@ -13,7 +13,7 @@ import pytest
 from s2s_arena.audio import AudioError, SAMPLE_RATE, load_audio, save_audio
 from s2s_arena.cli import CommandError, main
 from s2s_arena.schema import LEVELS, SchemaError, sample_from_row
-from s2s_arena_dataset.pipeline.build import build_dataset, plan_jobs
+from s2s_arena_dataset.pipeline.build import build_dataset, plan_jobs, push_to_hub
 
 LIMIT = 12
 
@@ -162,6 +162,8 @@ def test_bad_input_names_file_and_field(tmp_path, monkeypatch, capsys):
     with pytest.raises(CommandError, match="FFmpeg is not installed"):
         build_dataset(tmp_path / "o6", limit=2, progress=False)
     assert not (tmp_path / "o5").exists() and not (tmp_path / "o6").exists()
+    with pytest.raises(SchemaError, match="not a built dataset folder"):
+        push_to_hub(tmp_path, "someone/s2s-arena")  # refused before any network call
 
 
 def test_full_plan_reaches_the_size_targets_deterministically():

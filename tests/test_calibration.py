@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from s2s_arena.audio import load_audio
@@ -120,13 +119,14 @@ def test_score_counts_ties_as_misses_and_disagreement_as_inconsistent():
             + _rows(IDENTICAL, "A>B", "B>A", pair="s2|reference|reference_copy", measured=(), attrs=()))
     r = score(rows)
     assert r["paralinguistic_measurable"] == {"n": 3, "n_invalid": 0, "accuracy": pytest.approx(1 / 3),
-                                             "correct": 1, "ties": 1, "reversed": 1}
+                                             "correct": 1, "ties": 1, "reversed": 1, "n_distinct": 3,
+                                             "accuracy_distinct": pytest.approx(1 / 3)}
     assert r["swap_consistency"] == pytest.approx(3 / 4)
     assert r["identical"]["tie_rate"] == pytest.approx(0.5)
     assert r["content"]["abstained"] == 1
     assert set(r["targets"]) == set(TARGETS) and not r["targets"]["identical_tie_rate"]["met"]
     md = markdown_table(r, "feature")
-    assert "| paralinguistic-only (measurable) | 3 | 1 | 1 | 1 | 0 | 33.3% |" in md
+    assert "| paralinguistic-only (measurable) | 3 | 1 | 1 | 1 | 0 | 33.3% | 3 | 33.3% |" in md
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +165,12 @@ def test_calibrate_command_rejects_bad_input(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli_main(["calibrate", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert "not a dataset folder" in capsys.readouterr().err
+
+
+def test_variants_with_the_same_audio_count_once_as_distinct():
+    same = [dict(r, content_key="k1") for r in _rows(PARALINGUISTIC, "A>B", "B>A", pair="s1|reference|flat")]
+    same += [dict(r, content_key="k1") for r in _rows(PARALINGUISTIC, "A>B", "B>A", pair="s1-a1|reference|flat")]
+    same += [dict(r, content_key="k2") for r in _rows(PARALINGUISTIC, "A=B", "A=B", pair="s2|reference|flat")]
+    acc = score(same)["paralinguistic_measurable"]
+    assert (acc["n"], acc["correct"], acc["n_distinct"]) == (3, 2, 2)
+    assert acc["accuracy"] == pytest.approx(2 / 3) and acc["accuracy_distinct"] == pytest.approx(1 / 2)

@@ -136,3 +136,20 @@ def test_structural_errors_name_the_index_and_field(louder_metric):
         metric.compute(predictions=[x, x], references=[x, x], samples=[row(0), bad])
     with pytest.raises(SchemaError, match=r"samples\[0\].*speaking_rate"):
         metric.compute(predictions=[x], references=[x], samples=[row(0, requirements={"speaking_rate": "warp"})])
+
+
+def test_a_hub_style_copy_of_the_folder_loads(tmp_path):
+    """What `evaluate.load("<user>/s2s_arena_metric")` downloads is the script and the card; with the
+    package installed, that copy alone must load and compute (evaluate copies it into its module cache)."""
+    import shutil
+
+    copy = tmp_path / "s2s_arena_metric"
+    copy.mkdir()
+    for name in ("s2s_arena_metric.py", "README.md"):
+        shutil.copy(Path(METRIC_DIR) / name, copy / name)
+    judge = LouderJudge()
+    metric = evaluate.load(str(copy), judge=judge, verdict_cache=False, bootstrap=0)
+    out = metric.compute(predictions=[{"array": tone(0.5), "sampling_rate": SR}],
+                         references=[{"array": tone(0.05), "sampling_rate": 16000}],  # resampled, not rejected
+                         samples=[row(0)])
+    assert out["win_rate"] == 1.0 and judge.items_seen == 2

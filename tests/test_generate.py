@@ -110,3 +110,48 @@ def test_run_killed_half_way_resumes_without_redoing_finished_samples(tmp_path):
     assert len(rows) == 6  # no sample written twice
     for sid, stamp in stamps.items():
         assert (out / "slow-model" / f"{sid}.wav").stat().st_mtime_ns == stamp
+
+
+@pytest.fixture(scope="module")
+def built_dataset(tmp_path_factory):
+    build = pytest.importorskip("s2s_arena_dataset.pipeline.build")
+    return build.build_dataset(tmp_path_factory.mktemp("bench") / "ds", limit=4, seed=0, progress=False)
+
+
+def test_cli_generate_over_a_built_dataset(built_dataset, tmp_path, capsys):
+    from s2s_arena.benchmark import load_benchmark
+    from s2s_arena.cli import main
+
+    resp = tmp_path / "resp"
+    with OpenAIAudioServer() as srv:
+        rc = main(["generate", "--system", "openai:gpt-audio", "--data", str(built_dataset), "--out", str(resp),
+                   "--limit", "3", "--name", "gpt-audio-test", "--organisation", "OpenAI", "--kind", "industrial",
+                   "--backbone", "gpt-4o", "-o", f"base_url={srv.url}", "-o", "voice=ash", "-o", "retries=0"])
+        assert rc == 0
+        assert srv.requests[0]["body"]["audio"]["voice"] == "ash"
+    out = capsys.readouterr().out
+    assert f"{resp / 'gpt-audio-test'}: 3 responses written, 0 already done, 0 failed" in out
+    got = load_responses(resp)["gpt-audio-test"]
+    expected = [s.id for s in load_benchmark(built_dataset, limit=3)]
+    assert sorted(got.responses) == sorted(expected)
+    assert got.info.organisation == "OpenAI" and got.info.kind == "industrial" and got.info.backbone == "gpt-4o"
+    run = json.loads((resp / "gpt-audio-test" / "manifest.json").read_text())
+    assert run["arguments"]["limit"] == 3 and run["spec"] == "openai:gpt-audio" and run["done"] == 3
+
+    # The reference systems go through the same command (rendered over all samples at once).
+    assert main(["generate", "--system", "flat", "--data", str(built_dataset), "--out", str(resp), "--levels", "L2", "L3"]) == 0
+    flat = load_responses(resp)["flat"]
+    assert flat.info.architecture == "reference"
+    assert sorted(flat.responses) == sorted(s.id for s in load_benchmark(built_dataset, levels=["L2", "L3"]))
+
+
+def test_cli_errors_name_the_input(built_dataset, tmp_path, capsys):
+    from s2s_arena.cli import main
+
+    assert main(["generate", "--system", "gpt-4o", "--data", str(built_dataset), "--out", str(tmp_path)]) == 2
+    assert "--system: field 'spec': 'gpt-4o' is not a system spec" in capsys.readouterr().err
+    assert main(["generate", "--system", "openai:m", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'nope'}: field 'config'" in capsys.readouterr().err
+    assert main(["generate", "--system", "openai:m", "--data", str(built_dataset), "--out", str(tmp_path),
+                 "-o", "novalue"]) == 2
+    assert "--option 'novalue': expected KEY=VALUE" in capsys.readouterr().err

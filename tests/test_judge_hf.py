@@ -141,7 +141,7 @@ def clip(seed: int, seconds: float = 0.5) -> np.ndarray:
 
 def test_random_qwen2_audio_garbage_is_invalid_after_one_reask(tiny_qwen2_audio):
     path, _ = tiny_qwen2_audio
-    judge = get_judge(f"hf:{path}", max_new_tokens=12, reask_max_new_tokens=6)
+    judge = get_judge(f"hf:{path}", max_new_tokens=8, reask_max_new_tokens=4)
     assert judge.name == f"hf:{path}" and judge.listens_to_instruction
     items = [PairInput(sample(), clip(1), clip(2), instruction_audio=clip(3)), PairInput(sample(), clip(2), clip(1))]
     # the chat template really receives three audio clips (instruction, A, B) for the first item
@@ -180,3 +180,46 @@ def test_omni_thinker_through_judge_pairs_counts_position_bias(tiny_omni_thinker
     assert outcomes[1].identical
     s = summarize(outcomes, candidate="cand", bootstrap=0)
     assert s["tie_rate"] == 1.0 and s["position_consistency"] == 0.0 and s["n_invalid"] == 0
+
+
+def prefer_longer(tokenizer, seen: list[int]):
+    """prefix_allowed_tokens_fn for a model that prefers the longer response: it reads the clip lengths
+    from the prompt itself (the processor expands each clip into one audio token per 40 ms), so the
+    verdict depends on what the judge really put in the prompt; ``seen`` records the clips per prompt."""
+    bos, eos_audio = (tokenizer.convert_tokens_to_ids(t) for t in ("<|audio_bos|>", "<|audio_eos|>"))
+    im_start, eos = tokenizer.convert_tokens_to_ids("<|im_start|>"), tokenizer.convert_tokens_to_ids("<|im_end|>")
+    header = len(tokenizer("assistant\n")["input_ids"])
+
+    def allowed(batch_id, input_ids):
+        ids = input_ids.tolist()
+        starts = [i for i, t in enumerate(ids) if t == bos]
+        lengths = [ids.index(eos_audio, i) - i - 1 for i in starts]
+        a, b = lengths[-2], lengths[-1]
+        v = "A>B" if a > b else "B>A" if b > a else "A=B"
+        target = tokenizer(f"CONTENT: A=B\nPARALINGUISTICS: {v}\nQUALITY: A=B\nVERDICT: {v}")["input_ids"]
+        done = len(ids) - (max(i for i, t in enumerate(ids) if t == im_start) + 1 + header)
+        if done == 0:
+            seen.append(len(lengths))
+        return [target[done]] if done < len(target) else [eos]
+
+    return allowed
+
+
+@pytest.mark.slow
+def test_evaluate_metric_with_the_hf_judge_hears_instruction_and_responses(tiny_qwen2_audio, tmp_path):
+    import evaluate
+
+    from s2s_arena.audio import save_audio
+
+    path, tokenizer = tiny_qwen2_audio
+    seen: list[int] = []
+    metric = evaluate.load(str(__import__("pathlib").Path(__file__).resolve().parent.parent / "s2s_arena_metric"),
+                           judge=f"hf:{path}", verdict_cache=str(tmp_path / "cache"), bootstrap=0,
+                           judge_options={"max_new_tokens": 50, "generation_kwargs": {"prefix_allowed_tokens_fn": prefer_longer(tokenizer, seen)}})
+    instr = str(save_audio(tmp_path / "instr.wav", clip(9, seconds=0.8), SR))
+    row = {"id": "e1", "level": "L1", "task": "t", "instruction_text": "Tell me a story.", "requirements": "{}",
+           "audio": instr}
+    out = metric.compute(predictions=[{"array": clip(5, seconds=1.2), "sampling_rate": SR}],
+                         references=[{"array": clip(6, seconds=0.6), "sampling_rate": SR}], samples=[row])
+    assert seen == [3, 3]  # instruction + A + B in both orders
+    assert out["win_rate"] == 1.0 and out["position_consistency"] == 1.0 and out["judge"] == f"hf:{path}"

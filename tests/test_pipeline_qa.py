@@ -214,3 +214,19 @@ def test_asr_round_trip_rejects_an_unintelligible_rendering(tiny_ctc_dir, tmp_pa
     lenient = Renderer({"seed": 0, "work_dir": str(tmp_path), "asr": f"hf:{tiny_ctc_dir}", "max_wer": 100.0})
     row = lenient.render(job)
     assert row["qa"]["pass"] is True and (tmp_path / row["audio_file"]).is_file()
+
+
+def test_rendering_is_deterministic_for_a_seed(tmp_path):
+    from s2s_arena_dataset.catalogue import load_catalogue
+    from s2s_arena_dataset.pipeline.render import Renderer
+
+    seed = load_catalogue().seeds(level="L2")[0]
+    variant = plan_variants(seed.id, seed.input_cues, [], 2, build_seed=0)[1]
+    job = {"job_key": "k", "sample_id": f"{seed.id}-a2", "seed": seed.to_dict(), "variant": variant.to_dict()}
+    outs = []
+    for build_seed, sub in ((0, "a"), (0, "b"), (1, "c")):
+        row = Renderer({"seed": build_seed, "work_dir": str(tmp_path / sub)}).render(job)
+        outs.append((tmp_path / sub / row["audio_file"]).read_bytes() if row["audio_file"] else None)
+    assert outs[0] is not None and outs[0] == outs[1]
+    if variant.condition != "clean":  # the noise is drawn from the build seed
+        assert outs[2] != outs[0]

@@ -159,3 +159,22 @@ def test_loudness_normalisation_really_changed_the_audio(space):
     st = srv.ctx.arena.clip(b["a"].split("/")[-1])
     x, sr = sf.read(io.BytesIO(st.clip.data), dtype="float32")
     assert sr == 24000 and x.ndim == 1 and np.abs(x).max() > 0.05
+
+
+def test_an_arena_needs_two_systems_on_a_common_sample(tmp_path):
+    from s2s_arena.benchmark import load_benchmark
+    from s2s_arena.responses import load_responses
+    from s2s_arena.schema import SchemaError
+    from space.battles import Arena
+    from space.store import VoteStore
+    from space.tiny_data import write_dataset, write_responses
+
+    data = write_dataset(tmp_path / "data", n_per_level=1, duration_s=0.3)
+    samples = load_benchmark(str(data))
+    # Two systems, but never on the same sample: no battle can be made.
+    write_responses(tmp_path / "resp", [samples[0].id], systems=("only-one",))
+    write_responses(tmp_path / "resp", [samples[1].id], systems=("another-one",))
+    store = VoteStore(f"sqlite:///{tmp_path / 'votes.db'}")
+    with pytest.raises(SchemaError, match="two systems"):
+        Arena(samples, load_responses(tmp_path / "resp"), store)
+    store.close()

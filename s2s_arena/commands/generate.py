@@ -55,7 +55,10 @@ def parse_options(pairs: list[str]) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..benchmark import load_benchmark
     from ..cli import CommandError
+    from ..systems import default_name
     from ..systems.generation import generate_responses
+
+    default_name(args.system)  # a malformed spec fails before the dataset is read
 
     if args.limit is not None and args.limit < 1:
         raise CommandError(f"--limit {args.limit}: expected a positive number of samples")

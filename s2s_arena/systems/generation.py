@@ -19,7 +19,7 @@ from typing import Any
 from ..audio import atomic_write_bytes
 from ..responses import ResponseWriter
 from ..schema import Sample, SystemInfo
-from . import get_system
+from . import REFERENCE_SYSTEMS, get_system
 
 INFO_FIELDS = ("version", "organisation", "kind", "architecture", "backbone", "description")
 
@@ -80,6 +80,8 @@ def generate_responses(
     from ..engine import map_batches
 
     opts = dict(opts or {})
+    if spec in REFERENCE_SYSTEMS:
+        return _render_reference(spec, samples, Path(resp_dir), int(opts.get("seed", 0)), engine, arguments or {})
     system_info = system_info_for(spec, opts, info)
     opts["name"] = system_info.name
     for key in INFO_FIELDS:
@@ -106,6 +108,35 @@ def generate_responses(
     summary.seconds = time.perf_counter() - start
     _write_run_manifest(writer, spec, summary, engine, arguments or {})
     return summary
+
+
+def _render_reference(name: str, samples: list[Sample], resp_dir: Path, seed: int, engine: str,
+                      arguments: dict[str, Any]) -> GenerateSummary:
+    """Reference systems render over the whole sample list at once: ``off_topic`` answers with another
+    sample's content, picked from all samples, so batching them would change what they say."""
+    from .reference import render_reference_systems
+
+    start = time.perf_counter()
+    before = ResponseWriter(resp_dir, _reference_info(name, resp_dir))
+    done_before = set(before.done)
+    render_reference_systems(samples, resp_dir, systems=(name,), seed=seed)
+    writer = ResponseWriter(resp_dir, _reference_info(name, resp_dir))
+    ids = {s.id for s in samples}
+    summary = GenerateSummary(system_dir=writer.dir, total=len(samples), skipped=len(done_before & ids),
+                              written=len((writer.done - done_before) & ids))
+    from ..responses import load_system
+
+    summary.failed = {sid: err for sid, err in load_system(writer.dir).errors.items() if sid in ids}
+    summary.seconds = time.perf_counter() - start
+    _write_run_manifest(writer, name, summary, "local", {**arguments, "seed": seed})
+    return summary
+
+
+def _reference_info(name: str, resp_dir: Path) -> SystemInfo:
+    from ..responses import read_system_info
+
+    return read_system_info(resp_dir / name) if (resp_dir / name / "system.json").is_file() else SystemInfo(
+        name=name, architecture="reference", organisation="S2S-Arena", spec=name)
 
 
 @dataclass

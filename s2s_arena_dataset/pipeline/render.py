@@ -24,6 +24,7 @@ from .paraphrase import get_paraphraser, paraphrase
 
 TARGET_LUFS = -23.0
 PEAK_CEILING = 0.95
+NEUTRAL_CACHE = 64
 AUDIO_FORMAT = "flac"  # lossless and about half the size of WAV; datasets/torchcodec decode it
 # Cues whose check compares with the same voice's neutral rendering of the same text.
 RELATIVE_CUES = ("speaking_rate", "pitch", "volume", "pauses", "emotion")
@@ -83,9 +84,10 @@ class Renderer:
         attrs = {k: cues[k] for k in SPEAKER_CUES if k in cues}
         key = (text, language, tuple(sorted((k, str(v)) for k, v in attrs.items())), voice, rate, pitch)
         if key not in self._neutral:
+            if len(self._neutral) >= NEUTRAL_CACHE:  # variants of one seed come together: old keys are done
+                self._neutral.clear()
             x, _ = self._synth(text, language, attrs, voice, rate, pitch, seed)
-            self._neutral = {key: (x, prosody.measure(x, A.SAMPLE_RATE, text=text))} if len(self._neutral) > 64 else {
-                **self._neutral, key: (x, prosody.measure(x, A.SAMPLE_RATE, text=text))}
+            self._neutral[key] = (x, prosody.measure(x, A.SAMPLE_RATE, text=text))
         return self._neutral[key]
 
     def _transcribe(self, x: np.ndarray, language: str) -> str:
@@ -93,41 +95,48 @@ class Renderer:
         return out if isinstance(out, str) else getattr(out, "text", str(out))
 
     # -- the job ------------------------------------------------------------------------------------
+    def _tts(self, job: dict[str, Any], cues: dict[str, Any], rng: np.random.Generator, augmentation: dict[str, Any]):
+        """Synthesise the instruction (and its neutral twin when a cue is relative); returns
+        (speech, spoken text, neutral speech or None, neutral prosody or None)."""
+        seed, var = job["seed"], job["variant"]
+        language, text = seed["language"], seed["instruction"]
+        if var.get("paraphrase"):
+            keep = [w for a in ("emphasis", "pauses") for w in (cues.get(a) if isinstance(cues.get(a), list)
+                    else [cues[a]] if isinstance(cues.get(a), str) else [])]
+            text, augmentation["paraphrased"] = paraphrase(self.paraphraser, text, language, keep)
+        synth_attrs = {k: v for k, v in cues.items() if k not in ("noise", "snr_db")}
+        synth_seed = int(rng.integers(2**31))
+        speech, res = self._synth(text, language, synth_attrs, var["voice"], var["rate"], var["pitch"], synth_seed)
+        augmentation.update(voice=getattr(res, "voice", var["voice"]), rate=var["rate"], pitch=var["pitch"])
+        if not _needs_neutral(cues):
+            return speech, text, None, None
+        neutral_x, neutral_p = self._neutral_of(text, language, cues, augmentation["voice"], var["rate"], var["pitch"],
+                                                synth_seed)
+        return speech, text, neutral_x, neutral_p
+
     def render(self, job: dict[str, Any]) -> dict[str, Any]:
         seed, var = job["seed"], job["variant"]
         sample_id = job["sample_id"]
         rng = np.random.default_rng([int(self.config.get("seed", 0)), zlib.crc32(sample_id.encode())])
         cues = dict(seed["input_cues"])
         language = seed["language"]
-        text = seed["instruction"]
-        neutral_p = None
-        neutral_x = None
         augmentation: dict[str, Any] = {"voice": None, "rate": None, "pitch": None, "noise": None, "snr_db": None,
                                         "rir": None, "paraphrased": False}
+        keeps_level = cues.get("volume") in ("loud", "quiet")
         if job.get("human_file"):
             speech = A.load_audio(job["human_file"], where=f"{job.get('human_where', 'human manifest')}: file")
-            text = job.get("instruction_text") or text
-            source = "human"
+            text, source, neutral_x, neutral_p = job.get("instruction_text") or seed["instruction"], "human", None, None
             augmentation["recording"] = Path(job["human_file"]).name
         else:
             source = self.source
-            if var.get("paraphrase"):
-                keep = [w for a in ("emphasis", "pauses") for w in (cues.get(a) if isinstance(cues.get(a), list)
-                        else [cues[a]] if isinstance(cues.get(a), str) else [])]
-                text, augmentation["paraphrased"] = paraphrase(self.paraphraser, text, language, keep)
-            synth_attrs = {k: v for k, v in cues.items() if k not in ("noise", "snr_db")}
-            synth_seed = int(rng.integers(2**31))
-            speech, res = self._synth(text, language, synth_attrs, var["voice"], var["rate"], var["pitch"], synth_seed)
-            augmentation.update(voice=getattr(res, "voice", var["voice"]), rate=var["rate"], pitch=var["pitch"])
-            if _needs_neutral(cues):
-                neutral_x, neutral_p = self._neutral_of(text, language, cues, augmentation["voice"], var["rate"],
-                                                        var["pitch"], synth_seed)
+            speech, text, neutral_x, neutral_p = self._tts(job, cues, rng, augmentation)
         A.check_audio(speech, A.SAMPLE_RATE, where=f"sample {sample_id}")
         p = prosody.measure(speech, A.SAMPLE_RATE, text=text, where=f"sample {sample_id}")
-        # Level: louder/quieter cues keep their difference from this voice's neutral level.
-        level_ref = neutral_x if neutral_p is not None and cues.get("volume") in ("loud", "quiet") else speech
+        # Level: louder/quieter cues keep their difference from this voice's neutral level (a person's
+        # recording with such a cue is left as recorded).
+        level_ref = neutral_x if (keeps_level and neutral_x is not None) else speech
         lufs = A.loudness_lufs(level_ref, A.SAMPLE_RATE)
-        if math.isfinite(lufs):
+        if math.isfinite(lufs) and not (keeps_level and source == "human"):
             speech = speech * np.float32(10 ** ((TARGET_LUFS - lufs) / 20))
         cond = var["condition"]
         mix, ref, info = apply_condition(speech, A.SAMPLE_RATE, cond, var["snr_db"], rng,
@@ -161,7 +170,8 @@ class Renderer:
         record["pass"] = ok
         audio_file = None
         if ok:
-            audio_file = f"audio/{sample_id}.{AUDIO_FORMAT}"
+            # keyed by job too: a build with another seed must not overwrite what this job rendered
+            audio_file = f"audio/{sample_id}.{job['job_key']}.{AUDIO_FORMAT}"
             A.atomic_write_bytes(self.work / audio_file, data)
         return {
             "job_key": job["job_key"], "id": sample_id, "level": seed["level"], "domain": seed["domain"],

@@ -49,7 +49,7 @@ def to_record(row: dict[str, Any], audio_bytes: bytes) -> dict[str, Any]:
     rec = {c: row.get(c) for c in COLUMNS if c != "audio"}
     for c in JSON_COLUMNS:
         rec[c] = json.dumps(rec[c] or {}, ensure_ascii=False, sort_keys=True)
-    rec["audio"] = {"bytes": audio_bytes, "path": Path(row["audio_file"]).name}
+    rec["audio"] = {"bytes": audio_bytes, "path": row["id"] + Path(row["audio_file"]).suffix}
     return rec
 
 

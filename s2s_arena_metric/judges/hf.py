@@ -56,6 +56,11 @@ class HFAudioLMJudge(Judge):
     def listens_to_instruction(self) -> bool:
         return self.listen_to_instruction
 
+    def __getstate__(self):  # shipped to Ray actors unloaded: each actor loads its own copy on its GPU
+        state = dict(self.__dict__)
+        state["_model"], state["_processor"] = None, None
+        return state
+
     # -- loading ---------------------------------------------------------------------------------------
     def _load(self) -> None:
         if self._model is not None:
@@ -159,8 +164,14 @@ class HFAudioLMJudge(Judge):
                         f"unparseable reply after one re-ask ({first_error}; then {e})",
                         attempts=2, raw=[replies[i], reply])
         per_item = (time.perf_counter() - start) / len(items)
-        for j in results:
+        # Whisper-style feature extractors hear a fixed window (30 s); say so when a clip was cut.
+        window_s = float(getattr(self._processor.feature_extractor, "chunk_length", 0) or 0)
+        for j, (_, clips) in zip(results, built):
             j.meta.setdefault("latency_s", per_item)
+            if window_s:
+                cut = [round(len(c) / self.feature_rate, 1) for c in clips if len(c) / self.feature_rate > window_s]
+                if cut:
+                    j.meta["clips_truncated_s"] = {"window_s": window_s, "durations_s": cut}
         return results  # type: ignore[return-value]
 
     def close(self) -> None:
