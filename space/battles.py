@@ -284,10 +284,8 @@ class Arena:
                 failure=failure, listened_a=round(la, 4), listened_b=round(lb, 4), counted=not reason,
                 exclusion_reason=reason, app_version=APP_VERSION,
             )
-            stored = self.store.add_vote(vote, battle_token=token, client=client)
-            if not b.voted:
-                b.voted = True
-                self.store.mark_revealed(token, now)
+            stored = self.store.add_vote(vote, battle_token=token, client=client, reveal=not b.voted)
+            b.voted = True
         return VoteResult(stored, stored.counted, stored.exclusion_reason)
 
 

@@ -135,26 +135,29 @@ class VoteStore:
         with _maybe(self._write_lock), self._begin() as con:
             con.execute(insert(battles).values(**row))
 
-    def mark_revealed(self, token: str, when: float) -> None:
-        with _maybe(self._write_lock), self._begin() as con:
-            con.execute(update(battles).where(battles.c.token == token, battles.c.revealed_at.is_(None))
-                        .values(revealed_at=when))
-
-    def add_vote(self, vote: Vote, *, battle_token: str, client: str = "") -> Vote:
-        """Insert one vote and commit. Returns the vote as stored (a second counted vote for one
-        battle, caught by the unique index, is stored as not counted). Raises if it could not commit:
-        the caller must then not acknowledge it."""
+    def add_vote(self, vote: Vote, *, battle_token: str, client: str = "", reveal: bool = False) -> Vote:
+        """Insert one vote and commit (with ``reveal``, the battle's reveal time in the same
+        transaction). Returns the vote as stored (a second counted vote for one battle, caught by the
+        unique index, is stored as not counted). Raises if it could not commit: the caller must then
+        not acknowledge it."""
         row = _vote_row(vote, battle_token, client)
+
+        def write(con) -> None:
+            con.execute(insert(votes).values(**row))
+            if reveal:
+                con.execute(update(battles).where(battles.c.token == battle_token, battles.c.revealed_at.is_(None))
+                            .values(revealed_at=row["voted_at"]))
+
         with _maybe(self._write_lock):
             try:
                 with self._begin() as con:
-                    con.execute(insert(votes).values(**row))
+                    write(con)
             except IntegrityError:
                 if not row["counted"]:
                     raise
                 row.update(counted=False, exclusion_reason="after_reveal")
                 with self._begin() as con:
-                    con.execute(insert(votes).values(**row))
+                    write(con)
                 vote = Vote.from_dict({k: row[k] for k in VOTE_FIELDS if k in row})
         if self.hub_sync is not None:
             self.hub_sync.append(row)

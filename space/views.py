@@ -60,8 +60,9 @@ class Views:
         self._lock = threading.Lock()
         self._cache_key: int | None = None
         self._cache: dict[str, Any] = {}
-        self._rows: dict[str, dict[str, Any]] | None = None
-        self._rows_at = 0.0
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._rows_at = -1e9
+        self._refreshing = threading.Event()
 
     def _board(self, outcomes: Outcomes) -> list[dict[str, Any]]:
         from s2s_arena.ratings import leaderboard
@@ -88,13 +89,22 @@ class Views:
     def human_board_rows(self, max_age_s: float = 30.0) -> dict[str, dict[str, Any]]:
         """{system: leaderboard row} for the pair sampler (empty before the first counted vote).
 
-        Refit at most every ``max_age_s``: the sampler asks on every new battle, and a slightly old
-        board steers sampling just as well as a fresh one."""
+        Never waits for a fit: a stale board is refreshed in the background and the previous one is
+        returned meanwhile (a slightly old board steers sampling just as well)."""
         now = time.monotonic()
-        if self._rows is None or now - self._rows_at > max_age_s:
-            self._rows = {r["system"]: r for r in self.snapshot().get("human_board", [])}
+        if now - self._rows_at > max_age_s and not self._refreshing.is_set():
+            self._refreshing.set()
             self._rows_at = now
+            threading.Thread(target=self._refresh_rows, daemon=True, name="s2s-arena-board").start()
         return self._rows
+
+    def _refresh_rows(self) -> None:
+        try:
+            self._rows = {r["system"]: r for r in self.snapshot().get("human_board", [])}
+        except Exception:  # the sampler falls back to exposure only; the board tab shows the error
+            pass
+        finally:
+            self._refreshing.clear()
 
     def _compute(self, n_votes: int) -> dict[str, Any]:
         from s2s_arena.agreement import compare

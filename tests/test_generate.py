@@ -155,3 +155,16 @@ def test_cli_errors_name_the_input(built_dataset, tmp_path, capsys):
     assert main(["generate", "--system", "openai:m", "--data", str(built_dataset), "--out", str(tmp_path),
                  "-o", "novalue"]) == 2
     assert "--option 'novalue': expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_reference_system_as_an_adapter(built_dataset):
+    from s2s_arena.benchmark import load_benchmark
+    from s2s_arena.systems import get_system
+
+    samples = load_benchmark(built_dataset, limit=2)
+    system = get_system("flat", seed=0)
+    assert system.info.architecture == "reference" and system.info.name == "flat"
+    outs = system.respond(samples)
+    for sample, out in zip(samples, outs):
+        assert out.error == "" and out.sr == SAMPLE_RATE and out.audio.ndim == 1 and out.audio.size > SAMPLE_RATE // 4
+        assert out.text == sample.reference_response

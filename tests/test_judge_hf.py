@@ -215,7 +215,7 @@ def test_evaluate_metric_with_the_hf_judge_hears_instruction_and_responses(tiny_
     seen: list[int] = []
     metric = evaluate.load(str(__import__("pathlib").Path(__file__).resolve().parent.parent / "s2s_arena_metric"),
                            judge=f"hf:{path}", verdict_cache=str(tmp_path / "cache"), bootstrap=0,
-                           judge_options={"max_new_tokens": 50, "generation_kwargs": {"prefix_allowed_tokens_fn": prefer_longer(tokenizer, seen)}})
+                           judge_options={"max_new_tokens": 80, "generation_kwargs": {"prefix_allowed_tokens_fn": prefer_longer(tokenizer, seen)}})
     instr = str(save_audio(tmp_path / "instr.wav", clip(9, seconds=0.8), SR))
     row = {"id": "e1", "level": "L1", "task": "t", "instruction_text": "Tell me a story.", "requirements": "{}",
            "audio": instr}

@@ -105,12 +105,18 @@ def test_listening_is_measured_on_the_server(space):
     assert la == 0.0 and lb == 0.0
 
 
+def rows_voted_at(srv, vote_id: str) -> float:
+    return next(r["voted_at"] for r in srv.ctx.arena.store.votes() if r["vote_id"] == vote_id)
+
+
 def test_vote_rules_not_listened_after_reveal_and_reveal(space):
     srv, client = space
     b = new_battle(client, "voter-1")
     early = vote(client, b, "voter-1", "b").json()
     assert early["counted"] is False and early["reason"] == "not_listened"
     assert {early["system_a"], early["system_b"]} <= set(SYSTEM_NAMES)  # the reveal
+    battle_row = srv.ctx.arena.store.battle(b["token"])
+    assert battle_row["revealed_at"] == pytest.approx(rows_voted_at(srv, early["vote_id"]))
     again = vote(client, b, "voter-1", "a").json()
     assert again["counted"] is False and again["reason"] == "after_reveal"
 

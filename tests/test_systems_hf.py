@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from s2s_arena.audio import SAMPLE_RATE
 from s2s_arena.responses import load_responses
 from s2s_arena.schema import SchemaError
 from s2s_arena.systems import get_system

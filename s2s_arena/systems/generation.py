@@ -95,18 +95,21 @@ def generate_responses(
         items, GenerateWorkerFactory(spec, opts), engine=engine, batch_size=batch_size,
         concurrency=concurrency, num_gpus=num_gpus, desc=f"generate {system_info.name}",
     )
-    for row in rows:
-        writer.write(
-            row["sample_id"], row["audio"], row["sr"], text=row["text"],
-            latency_first_audio_s=row["latency_first_audio_s"], latency_total_s=row["latency_total_s"],
-            error=row["error"], meta=row["meta"],
-        )
-        if row["error"]:
-            summary.failed[row["sample_id"]] = row["error"]
-        else:
-            summary.written += 1
-    summary.seconds = time.perf_counter() - start
-    _write_run_manifest(writer, spec, summary, engine, arguments or {})
+    try:
+        for row in rows:
+            writer.write(
+                row["sample_id"], row["audio"], row["sr"], text=row["text"],
+                latency_first_audio_s=row["latency_first_audio_s"], latency_total_s=row["latency_total_s"],
+                error=row["error"], meta=row["meta"],
+            )
+            if row["error"]:
+                summary.failed[row["sample_id"]] = row["error"]
+            else:
+                summary.written += 1
+    finally:
+        # Also after an interruption: the manifest then says how far the run got.
+        summary.seconds = time.perf_counter() - start
+        _write_run_manifest(writer, spec, summary, engine, arguments or {})
     return summary
 
 
