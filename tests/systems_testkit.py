@@ -111,6 +111,15 @@ class OpenAIAudioServer:
                     msg["content"] = "I can only type."
                 elif mode == "bad_base64":
                     msg["audio"] = {"id": "a1", "data": "!!!not base64!!!", "transcript": "x"}
+                elif mode == "not_audio":
+                    msg["audio"] = {"id": "a1", "data": base64.b64encode(b"<html>oops</html>").decode(), "transcript": "x"}
+                elif mode == "split":
+                    # vLLM-Omni style: one choice with the text, another with the audio.
+                    payload = {"id": "c1", "model": body.get("model"), "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": "Split reply."}},
+                        {"index": 1, "message": {"role": "assistant", "content": None, "audio": {
+                            "id": "a1", "data": base64.b64encode(wav_bytes(audio, 16_000)).decode()}}}]}
+                    return self._send(200, json.dumps(payload).encode())
                 else:
                     msg["audio"] = {"id": "a1", "data": base64.b64encode(wav_bytes(audio, 16_000)).decode(),
                                     "transcript": "Hello there, here is my answer."}

@@ -157,6 +157,11 @@ def test_calibrate_command_meets_targets_on_a_small_build(small_build, tmp_path,
     assert cli_main(["calibrate", "--judge", "feature", "--data", str(small_build), "--out", str(out)]) == 0
     assert (out / "verdicts.jsonl").read_text().count("\n") == rows_before
     assert json.loads((out / "calibration.json").read_text())["targets"] == report["targets"]
+    # Told not to render into a folder without the reference systems: a clear error naming them.
+    (tmp_path / "empty").mkdir()
+    assert cli_main(["calibrate", "--data", str(small_build), "--responses", str(tmp_path / "empty"),
+                     "--no-render", "--out", str(tmp_path / "cal2")]) == 2
+    assert "no responses folder for echo, flat, off_topic, reference" in capsys.readouterr().err
 
 
 def test_calibrate_command_rejects_bad_input(tmp_path, capsys):

@@ -43,6 +43,12 @@ def test_good_reply_is_24khz_audio_with_transcript_and_latency():
     assert system.info.name == "gpt-audio-mini" and system.info.architecture == "end-to-end"
 
 
+def test_text_and_audio_in_separate_choices():
+    with OpenAIAudioServer(lambda body: "split") as srv:
+        (out,) = get_system("openai:Qwen/Qwen2.5-Omni-7B", base_url=srv.url).respond(make_samples(1))
+    assert out.error == "" and out.text == "Split reply." and out.audio.shape == (int(0.4 * SAMPLE_RATE),)
+
+
 def test_streaming_measures_time_to_first_audio():
     with OpenAIAudioServer() as srv:
         system = get_system("openai:qwen-omni", base_url=srv.url, stream=True)
@@ -62,8 +68,9 @@ def test_streaming_measures_time_to_first_audio():
     "mode, expected, attempts",
     [
         ("malformed", "malformed reply", 1),
-        ("no_audio", "audio.data is missing", 1),
+        ("no_audio", "the model did not speak", 1),
         ("bad_base64", "not base64", 1),
+        ("not_audio", "choices[].message.audio.data", 1),
         ("reject", "HTTP 400", 1),
         ("fail", "HTTP 500", 3),
     ],

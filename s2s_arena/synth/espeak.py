@@ -32,6 +32,9 @@ EMPHASIS_RATE = "80%"
 LIMIT_AT = 0.7  # soft limiter knee: loud segments keep their loudness without hard clipping
 EDGE_SILENCE_S = 0.2  # before and after the speech, as a recording would have
 BREATH_DB = -6.0  # aspiration noise level re the voice, for breathy voice
+# eSpeak NG clamps its pitch parameter: SSML pitch above about +100% (~ +9.5 st over the variant's
+# own pitch) is ignored, so a child at +6 st asked for "high" could only gain what was left and,
+# without the age shift, came out lower than neutral. Higher voices need the vocal-tract shift.
 
 
 def _st_to_percent(st: float) -> float:
@@ -101,17 +104,32 @@ class EspeakSynthesizer:
         out = _run(["--version"]).decode(errors="replace")
         self.version = out.split(":", 1)[-1].split()[0] if ":" in out else out.strip()
         self._languages: set[str] | None = None
+        self._files: dict[str, str] = {}
 
     # --- catalogue -------------------------------------------------------------------------------
     def _available(self) -> set[str]:
         if self._languages is None:
-            langs = set()
+            langs, files = set(), {}
+            # Columns: Pty Language Age/Gender VoiceName File [Other languages]
             for line in _run(["--voices"]).decode(errors="replace").splitlines()[1:]:
                 cols = line.split()
                 if len(cols) >= 2:
                     langs.add(cols[1].lower())
-            self._languages = langs
+                if len(cols) >= 5:
+                    files.setdefault(cols[1].lower(), cols[4])  # the first listed is eSpeak's own choice
+            self._languages, self._files = langs, files
         return self._languages
+
+    def _espeak_voice(self, voice: str) -> str:
+        """The ``-v`` argument for a voice named by language tag (``fr-fr+f3`` -> ``roa/fr+f3``).
+
+        eSpeak NG finds ``-v fr-fr`` through the language list but then silently drops a ``+variant``
+        (also ``en-gb``): the French "female" voice came out as the 100 Hz male default. The voice
+        file path always keeps the variant, so the tag is swapped for it on the command line only."""
+        base, plus, variant = voice.partition("+")
+        self._available()
+        path = self._files.get(base.lower())
+        return f"{path}{plus}{variant}" if path else voice
 
     def languages(self) -> list[str]:
         return sorted(self._available())
@@ -149,28 +167,30 @@ class EspeakSynthesizer:
             variant = wanted or variant
         return f"{base}+{variant}" if variant else base
 
-    def _ssml(self, seg: planning.SegmentPlan) -> str:
+    def _ssml(self, seg: planning.SegmentPlan, lift_st: float = 0.0) -> str:
+        """``lift_st``: the language voice's register correction (voices.voice_pitch_st)."""
         words = seg.words
+        base_st = seg.pitch_st + lift_st
         emph = {planning._norm_word(w) for w in seg.emphasis}
         emph_phrases = [w for w in seg.emphasis if len(w.split()) > 1]
         out = []
         for i, word in enumerate(words):
             tok = escape(word)
             if seg.melody:
-                st = seg.pitch_st + planning.MELODY_ST[i % len(planning.MELODY_ST)]
+                st = base_st + planning.MELODY_ST[i % len(planning.MELODY_ST)]
                 tok = f'<prosody pitch="{_st_to_percent(st):+.0f}%">{tok}</prosody>'
             is_emph = planning._norm_word(word) in emph or any(
                 planning._norm_word(word) in {planning._norm_word(x) for x in p.split()} for p in emph_phrases)
             if is_emph:
-                st = seg.pitch_st + EMPHASIS_PITCH_ST
+                st = base_st + EMPHASIS_PITCH_ST
                 tok = (f'<emphasis level="strong"><prosody pitch="{_st_to_percent(st):+.0f}%" '
                        f'volume="{EMPHASIS_VOLUME}" rate="{EMPHASIS_RATE}">{tok}</prosody></emphasis>')
             out.append(tok)
             if i in seg.pause_after:
                 out.append(f'<break time="{planning.PAUSE_MS}ms"/>')
         attrs = []
-        if not seg.melody and abs(seg.pitch_st) > 1e-6:
-            attrs.append(f'pitch="{_st_to_percent(seg.pitch_st):+.0f}%"')
+        if not seg.melody and abs(base_st) > 1e-6:
+            attrs.append(f'pitch="{_st_to_percent(base_st):+.0f}%"')
         if abs(seg.range_scale - 1.0) > 1e-6:
             attrs.append(f'range="{max(-90.0, (seg.range_scale - 1.0) * 100):+.0f}%"')
         body = " ".join(out)
@@ -178,12 +198,20 @@ class EspeakSynthesizer:
             body = f"<prosody {' '.join(attrs)}>{body}</prosody>"
         return f'<speak xml:lang="{escape(seg.language)}">{body}</speak>'
 
-    def _render(self, ssml: str, voice: str, wpm: int) -> np.ndarray:
-        wav = _run(["-m", "-v", voice, "-s", str(wpm), "--stdout"], stdin=ssml.encode("utf-8"))
+    def _render(self, ssml: str, voice: str, wpm: int, tract_st: float = 0.0) -> np.ndarray:
+        """Speak ``ssml`` at ``wpm``; ``tract_st`` > 0 shortens the vocal tract: eSpeak speaks slower by
+        the same factor and the audio is played back faster, so pitch and formants rise together and
+        the speaking rate is unchanged."""
+        factor = 2.0 ** (tract_st / 12.0)
+        espeak_wpm = int(round(min(450, max(70, wpm / factor))))
+        wav = _run(["-m", "-v", self._espeak_voice(voice), "-s", str(espeak_wpm), "--stdout"],
+                   stdin=ssml.encode("utf-8"))
         if len(wav) <= 44:
             raise SynthError(f"{BINARY} -v {voice}: produced no audio for {ssml[:80]!r}")
         x, sr = audio.read_raw(wav, where=f"{BINARY} -v {voice}")
-        return audio.resample(audio.to_mono(x), sr, audio.SAMPLE_RATE)
+        # A rate rounded to 100 Hz keeps the polyphase resampler's up/down factors small (<= 240).
+        played_at = sr if tract_st == 0 else int(round(sr * factor / 100.0)) * 100
+        return audio.resample(audio.to_mono(x), played_at, audio.SAMPLE_RATE)
 
     def synthesize(self, text: str, language: str = "en", attributes: dict[str, Any] | None = None,
                    voice: str | None = None, rate: float = 1.0, pitch: float = 0.0,
@@ -206,9 +234,9 @@ class EspeakSynthesizer:
         for seg in plan.segments:
             v = self._voice_for(seg, voice, seed, notes)
             wpm = int(round(min(450, max(70, BASE_WPM * seg.rate))))
-            ssml = self._ssml(seg)
+            ssml = self._ssml(seg, vx.voice_pitch_st(v))
             # eSpeak pads with silence of its own; trim it so segment times in meta are speech times.
-            x = audio.trim_silence(self._render(ssml, v, wpm), audio.SAMPLE_RATE, pad_s=0.02)
+            x = audio.trim_silence(self._render(ssml, v, wpm, seg.tract_st), audio.SAMPLE_RATE, pad_s=0.02)
             if seg.voice_quality == "breathy":
                 x = _add_breath(x, audio.SAMPLE_RATE, seed)
             x = audio.normalize_loudness(x, audio.SAMPLE_RATE, seg.target_lufs, peak_ceiling=10.0)
@@ -221,7 +249,7 @@ class EspeakSynthesizer:
             segments_meta.append({
                 "index": seg.index, "text": seg.text, "voice": v, "start_s": round(t, 3),
                 "end_s": round(t + dur, 3), "wpm": wpm, "pitch_st": round(seg.pitch_st, 2),
-                "range_scale": round(seg.range_scale, 2), "target_lufs": round(seg.target_lufs, 1),
+                "range_scale": round(seg.range_scale, 2), "tract_st": round(seg.tract_st, 2), "target_lufs": round(seg.target_lufs, 1),
                 "voice_quality": seg.voice_quality, "emotion": seg.emotion, "emphasis": seg.emphasis,
                 "pause_after_words": seg.pause_after, "ssml": ssml,
             })

@@ -36,8 +36,11 @@ EMOTION: dict[str, dict[str, float]] = {
     "calm": {"rate": 0.85, "pitch_st": -1.0, "range": 0.6, "volume_db": -3.0},
     "sarcastic": {"rate": 0.85, "pitch_st": 0.0, "range": 2.0, "volume_db": 0.0},
 }
+# Age is a speaker trait, so its pitch shift applies even when a pitch cue is given ("high" means higher
+# than this child's own voice). A child also has a shorter vocal tract: "tract_st" raises pitch and
+# formants together (rendered by resampling), which is how a child gets above eSpeak's pitch ceiling.
 AGE: dict[str, dict[str, float]] = {
-    "child": {"rate": 1.05, "pitch_st": 6.0, "range": 1.3},
+    "child": {"rate": 1.05, "pitch_st": 3.0, "range": 1.3, "tract_st": 4.0},
     "adult": {},
     "elderly": {"rate": 0.85, "pitch_st": -1.0, "range": 0.8},
 }
@@ -51,6 +54,9 @@ STYLE: dict[str, dict[str, float]] = {
 }
 MELODY_ST = (0.0, 2.0, 4.0, 5.0, 7.0, 5.0, 4.0, 2.0)  # a plain major-scale phrase, one note per word
 QUALITY_VOLUME_DB = {"whisper": -6.0}
+# A child stays a child: emotions and caller pitch shifts may not take the age shift below this
+# (semitones; only an explicit "pitch: low" cue may). Sad children were measured just under 200 Hz.
+CHILD_MIN_PITCH_ST = 1.0
 SEQUENCE_KEYS = ("speaking_rate", "pitch", "volume", "voice_quality", "emotion", "language", "emphasis")
 
 
@@ -69,6 +75,7 @@ class SegmentPlan:
     emphasis: list[str] = field(default_factory=list)
     pause_after: list[int] = field(default_factory=list)  # word indices followed by a pause
     melody: bool = False
+    tract_st: float = 0.0  # pitch + formant shift of the whole voice (semitones), e.g. a child's
     gender: str | None = None
     age: str | None = None
     accent: str | None = None
@@ -155,14 +162,17 @@ def make_plan(text: str, language: str = "en", attributes: dict[str, Any] | None
             # An explicit rate/pitch request wins over the same cue implied by an emotion or style.
             if "rate" in preset and attrs.get("speaking_rate") is None:
                 r *= preset["rate"]
-            if "pitch_st" in preset and attrs.get("pitch") is None:
+            if "pitch_st" in preset and (attrs.get("pitch") is None or table is AGE):
                 p += preset["pitch_st"]
+            seg.tract_st += preset.get("tract_st", 0.0)
             rng *= preset.get("range", 1.0)
             if attrs.get("volume") is None:
                 vol_db += preset.get("volume_db", 0.0)
         quality = _at(attrs.get("voice_quality"), i) or "modal"
         if attrs.get("volume") is None:
             vol_db += QUALITY_VOLUME_DB.get(quality, 0.0)
+        if attrs.get("speaker_age") == "child" and _at(attrs.get("pitch"), i) != "low":
+            p = max(p, CHILD_MIN_PITCH_ST)
         seg.rate, seg.pitch_st, seg.range_scale = r, p, rng
         seg.volume, seg.target_lufs = vol, VOLUME_LUFS[vol] + vol_db
         seg.voice_quality, seg.emotion = quality, emotion

@@ -147,21 +147,25 @@ class OpenAIChatSystem(System):
         self._check_status(resp.status_code, resp.text)
         try:
             data = resp.json()
-            message = data["choices"][0]["message"]
+            messages = [c["message"] for c in data["choices"]]
+            if not messages or not all(isinstance(m, dict) for m in messages):
+                raise TypeError
         except (ValueError, KeyError, IndexError, TypeError):
-            raise ReplyError(f"expected JSON with choices[0].message, got {resp.text[:200]!r}") from None
-        audio = message.get("audio") if isinstance(message, dict) else None
+            raise ReplyError(f"expected JSON with choices[].message, got {resp.text[:200]!r}") from None
+        # OpenAI puts text and audio in one message; vLLM-Omni returns one choice per output modality.
+        message = next((m for m in messages if isinstance(m.get("audio"), dict)), messages[0])
+        audio = message.get("audio")
         if not isinstance(audio, dict) or not isinstance(audio.get("data"), str) or not audio["data"]:
-            raise ReplyError("choices[0].message.audio.data is missing: the model did not speak (does it support audio output?)")
+            raise ReplyError("no choices[].message.audio.data: the model did not speak (does it support audio output?)")
         try:
             raw = base64.b64decode(audio["data"], validate=True)
         except ValueError:
-            raise ReplyError("choices[0].message.audio.data is not base64") from None
+            raise ReplyError("choices[].message.audio.data is not base64") from None
         try:
-            x, sr = read_raw(raw, where="choices[0].message.audio.data")
+            x, sr = read_raw(raw, where="choices[].message.audio.data")
         except AudioError as e:
             raise ReplyError(str(e)) from None
-        text = audio.get("transcript") or message.get("content") or ""
+        text = audio.get("transcript") or next((m["content"] for m in messages if isinstance(m.get("content"), str) and m["content"]), "")
         return SystemOutput(
             audio=to_mono(x), sr=sr, text=text if isinstance(text, str) else "", latency_first_audio_s=total,
             latency_total_s=total, meta={"model": data.get("model", self.model), "usage": data.get("usage") or {}},
@@ -177,9 +181,10 @@ class OpenAIChatSystem(System):
                 self._check_status(resp.status_code, resp.text)
             for event in _sse_events(resp.iter_lines()):
                 try:
-                    delta = event["choices"][0].get("delta") or {}
+                    choices = event["choices"]
+                    delta = (choices[0].get("delta") or {}) if choices else {}  # a final usage event has none
                 except (KeyError, IndexError, TypeError, AttributeError):
-                    raise ReplyError(f"stream event without choices[0].delta: {str(event)[:200]}") from None
+                    raise ReplyError(f"stream event without choices[].delta: {str(event)[:200]}") from None
                 audio = delta.get("audio") or {}
                 if audio.get("data"):
                     try:
