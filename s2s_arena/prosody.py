@@ -189,7 +189,10 @@ def count_syllables(text: str, language: str | None = None) -> int | None:
 
 # --- analysis ----------------------------------------------------------------------------------------
 @dataclass
-class _Tracks:
+class Analysis:
+    """The tracks one waveform yields (from :func:`analyse`); :func:`measure` and
+    :func:`measure_segments` both read them, so a caller needing both analyses the clip once."""
+
     sr: int
     x: np.ndarray
     db: np.ndarray  # per 10 ms frame, dBFS (mean square)
@@ -272,7 +275,7 @@ def _pitch(x: np.ndarray, sr: int, n_frames: int) -> tuple[np.ndarray, np.ndarra
     return f0, strength
 
 
-def _analyse(x: np.ndarray, sr: int) -> _Tracks:
+def _analyse(x: np.ndarray, sr: int) -> Analysis:
     x = np.asarray(x, dtype=np.float32)
     db = _intensity_db(x, sr)
     speech, loud, thr = _speech_mask(db)
@@ -286,7 +289,21 @@ def _analyse(x: np.ndarray, sr: int) -> _Tracks:
     if on.size:
         first, last = on[0], on[-1]
         pauses = [(first + a, first + b) for a, b in _runs(speech[first:last + 1], False)]
-    return _Tracks(sr, x, db, speech, loud, thr, f0, strength, pauses)
+    return Analysis(sr, x, db, speech, loud, thr, f0, strength, pauses)
+
+
+def analyse(x: Any, sr: int, *, where: str = "audio") -> Analysis:
+    """Validate a waveform and compute its intensity, speech and pitch tracks (see :func:`measure`)."""
+    return _analyse(_prepare(x, sr, where), int(sr))
+
+
+def _analysis_for(x: Any, sr: int, where: str, analysis: Analysis | None) -> tuple[np.ndarray, Analysis]:
+    if analysis is None:
+        arr = _prepare(x, sr, where)
+        return arr, _analyse(arr, int(sr))
+    if analysis.sr != int(sr):
+        raise ValueError(f"{where}: analysis is at {analysis.sr} Hz, the waveform at {sr} Hz")
+    return analysis.x, analysis
 
 
 def _semitones(hz: np.ndarray) -> np.ndarray:
@@ -302,7 +319,7 @@ def _f0_stats(f0: np.ndarray) -> tuple[float, float, float, float]:
     return float(p50), float(p90 - p10), float(np.mean(v)), float(np.std(st))
 
 
-def _nuclei_frames(t: _Tracks, lo: int = 0, hi: int | None = None) -> np.ndarray:
+def _nuclei_frames(t: Analysis, lo: int = 0, hi: int | None = None) -> np.ndarray:
     """Frames of syllable nuclei: intensity peaks inside speech with >= 2 dB dips around them
     (and voiced nearby when the clip is voiced at all), after de Jong & Wempe (2009)."""
     from scipy.signal import find_peaks
@@ -322,7 +339,7 @@ def _nuclei_frames(t: _Tracks, lo: int = 0, hi: int | None = None) -> np.ndarray
     return peaks + lo
 
 
-def _syllable_nuclei(t: _Tracks, lo: int = 0, hi: int | None = None) -> int:
+def _syllable_nuclei(t: Analysis, lo: int = 0, hi: int | None = None) -> int:
     return int(_nuclei_frames(t, lo, hi).size)
 
 
@@ -367,7 +384,7 @@ def _rms_db(x: np.ndarray, sr: int, frames: np.ndarray) -> float:
     return 10 * math.log10(ms) if ms > 0 else -math.inf
 
 
-def _pause_word_indices(t: _Tracks, words: list[str]) -> list[int | None]:
+def _pause_word_indices(t: Analysis, words: list[str]) -> list[int | None]:
     """Place each pause after the word whose cumulative syllable count matches the share of
     syllable nuclei heard before the pause (nuclei are robust to phrase-final lengthening, which
     skews a share of speech time); speech time stands in when no nuclei were found."""
@@ -415,18 +432,18 @@ def _prepare(x: Any, sr: int, where: str) -> np.ndarray:
 
 
 def measure(x: Any, sr: int, *, text: str | None = None, egemaps: bool = False, where: str = "audio",
-            language: str | None = None) -> Prosody:
+            language: str | None = None, analysis: Analysis | None = None) -> Prosody:
     """Measure a waveform (1-D float array at ``sr`` Hz; 2-D is averaged to mono).
 
     ``text`` (the words spoken) makes the syllable count exact-ish and places pauses after words;
     ``language`` (BCP-47) refines the syllable count; ``egemaps=True`` adds the 88 eGeMAPS v02
-    functionals (slower: ~10x). Silence yields a Prosody
+    functionals (slower: ~10x); ``analysis`` (from :func:`analyse` of the same waveform) skips the
+    analysis. Silence yields a Prosody
     with zero speech and NaN pitch; empty, NaN or absurdly long input raises AudioError naming
     ``where``.
     """
-    x = _prepare(x, sr, where)
+    x, t = _analysis_for(x, sr, where, analysis)
     sr = int(sr)
-    t = _analyse(x, sr)
     n = t.db.shape[0]
     on = np.nonzero(t.speech)[0]
     times = _frame_times(n)
@@ -488,7 +505,7 @@ def measure(x: Any, sr: int, *, text: str | None = None, egemaps: bool = False, 
     )
 
 
-def _segment_bounds(t: _Tracks, n: int) -> list[tuple[int, int]]:
+def _segment_bounds(t: Analysis, n: int) -> list[tuple[int, int]]:
     """Frame ranges of ``n`` segments: cut at the n-1 longest pauses, else evenly by speech time."""
     on = np.nonzero(t.speech)[0]
     first, last = int(on[0]), int(on[-1]) + 1
@@ -508,20 +525,19 @@ def _segment_bounds(t: _Tracks, n: int) -> list[tuple[int, int]]:
     return [(edges[k], edges[k + 1]) for k in range(n)]
 
 
-def measure_segments(x: Any, sr: int, n: int, *, text: str | None = None, where: str = "audio") -> list[Segment]:
+def measure_segments(x: Any, sr: int, n: int, *, text: str | None = None, where: str = "audio",
+                     analysis: Analysis | None = None) -> list[Segment]:
     """Split the speech into ``n`` consecutive segments and measure each.
 
     Cuts fall in the ``n - 1`` longest pauses (a "fast, then normal, then slow" response has its
     repetitions separated by pauses); with fewer pauses the speech time is split evenly. Syllables per
     segment come from ``text`` when it holds ``n`` parts separated by ``" | "``; otherwise from
     syllable nuclei, rescaled to the text's total syllable count when ``text`` is given. A silent
-    clip yields ``n`` empty segments.
+    clip yields ``n`` empty segments. ``analysis`` (from :func:`analyse`) skips the analysis.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n: expected an int >= 1 segments, got {n!r}")
-    x = _prepare(x, sr, where)
-    sr = int(sr)
-    t = _analyse(x, sr)
+    x, t = _analysis_for(x, sr, where, analysis)
     if not t.speech.any():
         nan = math.nan
         return [Segment(k, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, nan, nan, -math.inf, -math.inf, nan) for k in range(n)]

@@ -359,7 +359,7 @@ def serve(data_dir: str | os.PathLike, responses_dir: str | os.PathLike, db_url:
                             timeout_keep_alive=30)
     server = uvicorn.Server(config)
     url = f"http://{host}:{port}"
-    print(f"S2S-Arena Space on {url} · votes in {ctx.arena.store._safe_url()} · "
+    print(f"S2S-Arena Space on {url} · votes in {ctx.arena.store.display_url()} · "
           f"{len(ctx.arena.systems)} systems, {len(ctx.arena.playable)} samples with two responses", flush=True)
     if block:
         server.run()

@@ -114,7 +114,7 @@ class VoteStore:
         try:
             self.engine: Engine = create_engine(self.url, **kwargs)
         except Exception as e:  # an unparsable URL or an unknown driver
-            raise SchemaError("vote store", "db", f"cannot use database URL {self._safe_url()!r}: {e}") from None
+            raise SchemaError("vote store", "db", f"cannot use database URL {self.display_url()!r}: {e}") from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         # SQLite allows one writer at a time; serialising in-process keeps "database is locked" away.
@@ -122,9 +122,9 @@ class VoteStore:
         try:
             metadata.create_all(self.engine)
         except OperationalError as e:
-            raise SchemaError("vote store", "db", f"cannot open {self._safe_url()}: {e.orig}") from None
+            raise SchemaError("vote store", "db", f"cannot open {self.display_url()}: {e.orig}") from None
 
-    def _safe_url(self) -> str:
+    def display_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True) if hasattr(self, "engine") else self.url.split("@")[-1]
 
     def _begin(self):

@@ -145,6 +145,92 @@ def test_emotions_move_prosody_in_the_expected_directions(measure):
     assert calm.speaking_rate_sps < angry.speaking_rate_sps
 
 
+# Sentences of the main languages (the gender/age checks of the dataset build run on such seeds).
+SENTENCES = {
+    "en": TEXT,
+    "zh": "我想预订今晚两个人的桌子，谢谢你的帮助。",
+    "es": "Quisiera reservar una mesa para dos personas esta noche.",
+    "fr": "Bonjour, je voudrais réserver une table pour deux personnes ce soir.",
+    "de": "Ich möchte heute Abend einen Tisch für zwei Personen reservieren.",
+    "ja": "今晩二人用のテーブルを予約したいのですが、お願いします。",
+}
+
+
+def _median_hz(p) -> float:
+    return 100.0 * 2 ** (p.f0_median_st / 12)
+
+
+@pytest.mark.parametrize("language", list(SENTENCES))
+def test_female_voices_are_high_and_male_voices_low_in_every_main_language(synth, language):
+    """Every female variant, chosen by the cue or named, is above 165 Hz; male ones are far below.
+
+    (French "female" used to come out at the 100 Hz default: eSpeak drops "+f3" from "-v fr-fr";
+    Mandarin female variants sat at 146-154 Hz.)"""
+    from s2s_arena.synth import voices as vx
+
+    text = SENTENCES[language]
+    chosen = synth.synthesize(text, language=language, attributes={"speaker_gender": "female"})
+    assert "+f" in chosen.voice
+    female = {chosen.voice: _median_hz(prosody.measure(chosen.audio, chosen.sr, text=text))}
+    male = {}
+    for variant in vx.FEMALE:
+        r = synth.synthesize(text, language=language, voice=variant, attributes={"speaker_gender": "female"})
+        female[r.voice] = _median_hz(prosody.measure(r.audio, r.sr, text=text))
+    for variant in vx.MALE[:3]:
+        r = synth.synthesize(text, language=language, voice=variant, attributes={"speaker_gender": "male"})
+        male[r.voice] = _median_hz(prosody.measure(r.audio, r.sr, text=text))
+    assert all(f > 165 for f in female.values()), female
+    assert all(m < 130 for m in male.values()), male
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_child_high_pitch_is_above_the_childs_neutral_voice_and_low_below(synth, language):
+    """"high" on a child used to drop the child's own pitch shift and came out lower than neutral.
+    The build renders the neutral twin with the same caller pitch shift (here +2 st, its largest)."""
+    text = SENTENCES[language]
+
+    def f0(pitch_cue, shift):
+        attrs = {"speaker_age": "child", **({"pitch": pitch_cue} if pitch_cue else {})}
+        r = synth.synthesize(text, language=language, attributes=attrs, pitch=shift)
+        return prosody.measure(r.audio, r.sr, text=text).f0_median_st
+
+    for shift in (0.0, 2.0):
+        neutral = f0(None, shift)
+        assert f0("high", shift) > neutral + 1.0, shift
+    assert f0("low", -2.0) < f0(None, -2.0) - 1.0
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_child_voice_stays_above_200_hz_whatever_the_emotion(synth, language):
+    from s2s_arena.synth import plan
+
+    text = SENTENCES[language]
+    low = {}
+    for emotion in plan.EMOTION:
+        # -2 st is the lowest pitch the build's augmentation gives a seed without a pitch cue.
+        r = synth.synthesize(text, language=language, attributes={"speaker_age": "child", "emotion": emotion},
+                             pitch=-2.0)
+        hz = _median_hz(prosody.measure(r.audio, r.sr, text=text))
+        if not hz > 200:
+            low[emotion] = round(hz)
+    assert not low, f"child voice at or under 200 Hz: {low}"
+
+
+def test_child_plan_keeps_its_age_shift_under_pitch_and_emotion_cues():
+    from s2s_arena.synth.plan import AGE, CHILD_MIN_PITCH_ST, PITCH_ST, make_plan
+
+    child = AGE["child"]
+    high = make_plan(TEXT, attributes={"speaker_age": "child", "pitch": "high"}).segments[0]
+    assert high.pitch_st == pytest.approx(child["pitch_st"] + PITCH_ST["high"])
+    assert high.tract_st == pytest.approx(child["tract_st"])
+    sad = make_plan(TEXT, attributes={"speaker_age": "child", "emotion": "sad"}, pitch=-2.0).segments[0]
+    assert sad.pitch_st == pytest.approx(CHILD_MIN_PITCH_ST)
+    low = make_plan(TEXT, attributes={"speaker_age": "child", "pitch": "low"}).segments[0]
+    assert low.pitch_st == pytest.approx(child["pitch_st"] + PITCH_ST["low"])  # an explicit cue may go lower
+    adult = make_plan(TEXT, attributes={"emotion": "sad"}).segments[0]
+    assert adult.tract_st == 0.0
+
+
 def test_rate_sequence_renders_segments_in_order(measure):
     r, _ = measure(attributes={"speaking_rate": ["fast", "normal", "slow"]})
     assert [s["wpm"] for s in r.meta["segments"]] == sorted((s["wpm"] for s in r.meta["segments"]), reverse=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 from s2s_arena.responses import load_responses
@@ -11,7 +13,7 @@ from s2s_arena.schema import SchemaError
 from s2s_arena.systems import get_system
 from s2s_arena.systems.generation import generate_responses
 from systems_testkit import make_samples
-from tiny_omni import build_omni
+from tiny_omni import build_omni, build_qwen3_omni
 
 pytestmark = pytest.mark.slow
 
@@ -58,3 +60,12 @@ def test_a_model_that_cannot_speak_is_a_setup_error(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(SchemaError, match="model_type.*not a speaking model"):
         get_system(f"hf:{tmp_path}").respond(make_samples(1))
+
+
+def test_qwen3_omni_speaks_too(tmp_path):
+    model = build_qwen3_omni(tmp_path / "Qwen3-Omni-tiny")
+    system = get_system(f"hf:{model}", max_new_tokens=3, talker_max_new_tokens=6, device="cpu")
+    (out,) = system.respond(make_samples(1))
+    assert out.error == "" and out.meta["speaker"] == "Ethan" and 1 <= out.meta["text_tokens"] <= 3
+    # The talker's codes (2 groups) go through code2wav: a real (random) 24 kHz waveform.
+    assert out.sr == 24_000 and out.audio.ndim == 1 and out.audio.size > 0 and np.isfinite(out.audio).all()

@@ -1,4 +1,4 @@
-"""A tiny randomly initialised Qwen2.5-Omni (thinker + talker + token2wav) with its processor, saved to a folder."""
+"""Tiny randomly initialised speaking Omni models (Qwen2.5-Omni, Qwen3-Omni) with tokenizer + feature extractor."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def build_omni(path: Path) -> Path:
     vocab = {w: i for i, w in enumerate(SPECIAL + ["<unk>"] + WORDS + list("abcdefghijklmnopqrstuvwxyz.,!?\n"))}
     ids = {t: vocab[t] for t in SPECIAL}
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Split(pattern=" ", behavior="removed")
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tk.add_special_tokens(SPECIAL)  # so "<|im_start|>user" splits into the marker and the role word
     extra = {"audio_token": "<|AUDIO|>", "image_token": "<|IMAGE|>", "video_token": "<|VIDEO|>",
              "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>",
              "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>"}
@@ -79,4 +80,73 @@ def build_omni(path: Path) -> Path:
     # the talker's text-bos token for that voice.
     torch.save({"Chelsie": {"cond": torch.randn(1, 8), "ref_mel": torch.randn(1, 12, 20), "bos_token": ids["<tts_text_bos_single>"]}},
                path / "spk_dict.pt")
+    return path
+
+
+QWEN3_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|audio_pad|>", "<|audio_start|>", "<|audio_end|>",
+                 "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<tts_pad>", "<tts_text_bos>",
+                 "<tts_text_eod>"]
+QWEN3_TALKER_VOCAB = 1100  # generate() suppresses the top 1024 talker ids, so codes live below that
+
+
+def build_qwen3_omni(path: Path) -> Path:
+    """Qwen3-Omni: MoE thinker, MoE talker + code predictor (2 code groups), code2wav (1920x upsampling)."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (PreTrainedTokenizerFast, Qwen3OmniMoeConfig, Qwen3OmniMoeForConditionalGeneration,
+                              WhisperFeatureExtractor)
+
+    torch.manual_seed(0)
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = {w: i for i, w in enumerate(QWEN3_SPECIAL + ["<unk>"] + WORDS + list("abcdefghijklmnopqrstuvwxyz.,!?"))}
+    ids = {t: vocab[t] for t in QWEN3_SPECIAL}
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tk.add_special_tokens(QWEN3_SPECIAL)
+    extra = {"audio_token": "<|audio_pad|>", "image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
+             "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",
+             "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>"}
+    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                            extra_special_tokens=extra).save_pretrained(path)
+    WhisperFeatureExtractor(feature_size=16, sampling_rate=16_000, chunk_length=2).save_pretrained(path)
+
+    hidden, tv = 32, QWEN3_TALKER_VOCAB
+    rope = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 2, 2], "interleaved": True}
+    plain_rope = {"rope_type": "default", "rope_theta": 10000.0}
+    moe = {"hidden_size": hidden, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+           "num_key_value_heads": 1, "head_dim": 16, "moe_intermediate_size": 16, "num_experts": 2, "num_experts_per_tok": 1}
+    media = {"audio_token_id": ids["<|audio_pad|>"], "image_token_id": ids["<|image_pad|>"],
+             "video_token_id": ids["<|video_pad|>"], "audio_start_token_id": ids["<|audio_start|>"],
+             "vision_start_token_id": ids["<|vision_start|>"]}
+    thinker = {
+        "audio_config": {"d_model": hidden, "encoder_attention_heads": 2, "encoder_ffn_dim": 32, "encoder_layers": 1,
+                         "num_mel_bins": 16, "n_window": 50, "output_dim": hidden, "downsample_hidden_size": 16},
+        "vision_config": {"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": hidden,
+                          "deepstack_visual_indexes": [0], "num_position_embeddings": 16, "patch_size": 16},
+        "text_config": {**moe, "vocab_size": len(vocab), "max_position_embeddings": 2048, "rope_parameters": rope},
+        "user_token_id": vocab["user"], "audio_end_token_id": ids["<|audio_end|>"], **media,
+    }
+    talker = {
+        # shared_expert_intermediate_size / spatial_merge_size: read by the 5.x modeling code but absent from the
+        # config classes' defaults (the released checkpoints carry them).
+        "text_config": {**moe, "vocab_size": tv, "max_position_embeddings": 4096, "rope_parameters": rope,
+                        "shared_expert_intermediate_size": 16},
+        "code_predictor_config": {"vocab_size": 128, "hidden_size": hidden, "intermediate_size": 32, "num_hidden_layers": 1,
+                                  "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "num_code_groups": 2,
+                                  "rope_parameters": plain_rope},
+        "num_code_groups": 2, "thinker_hidden_size": hidden, "accept_hidden_layer": 1, "spatial_merge_size": 2,
+        "codec_pad_id": tv - 7, "codec_bos_id": tv - 6, "codec_eos_token_id": tv - 5, "codec_nothink_id": tv - 4,
+        "codec_think_bos_id": tv - 3, "codec_think_eos_id": tv - 2, "speaker_id": {"ethan": tv - 1}, **media,
+    }
+    code2wav = {"codebook_size": 128, "hidden_size": hidden, "max_position_embeddings": 512, "num_attention_heads": 2,
+                "num_key_value_heads": 2, "sliding_window": 8, "intermediate_size": 32, "num_hidden_layers": 1,
+                "num_quantizers": 2, "upsample_rates": [8, 5, 4, 3], "upsampling_ratios": [2, 2], "decoder_dim": 32,
+                "rope_parameters": plain_rope}
+    config = Qwen3OmniMoeConfig(
+        thinker_config=thinker, talker_config=talker, code2wav_config=code2wav, enable_audio_output=True,
+        im_start_token_id=ids["<|im_start|>"], im_end_token_id=ids["<|im_end|>"], tts_pad_token_id=ids["<tts_pad>"],
+        tts_bos_token_id=ids["<tts_text_bos>"], tts_eos_token_id=ids["<tts_text_eod>"], system_token_id=vocab["system"],
+        user_token_id=vocab["user"], assistant_token_id=vocab["assistant"],
+    )
+    Qwen3OmniMoeForConditionalGeneration(config).eval().save_pretrained(path)
     return path

@@ -5,7 +5,8 @@ language change between segments is possible); segments are joined with a fixed 
 through ``-s`` (words per minute), pitch and pitch range through SSML ``<prosody>``, pauses through
 ``<break>``, emphasis through ``<emphasis>`` plus a local pitch/loudness boost. Loudness is set
 afterwards by scaling each segment to its target LUFS, which eSpeak's own amplitude cannot do
-without clipping.
+without clipping. A child's shorter vocal tract (pitch and formants up together) is rendered by
+having eSpeak speak slower and playing the result back faster.
 """
 
 from __future__ import annotations
@@ -249,7 +250,8 @@ class EspeakSynthesizer:
             segments_meta.append({
                 "index": seg.index, "text": seg.text, "voice": v, "start_s": round(t, 3),
                 "end_s": round(t + dur, 3), "wpm": wpm, "pitch_st": round(seg.pitch_st, 2),
-                "range_scale": round(seg.range_scale, 2), "tract_st": round(seg.tract_st, 2), "target_lufs": round(seg.target_lufs, 1),
+                "range_scale": round(seg.range_scale, 2), "tract_st": round(seg.tract_st, 2),
+                "target_lufs": round(seg.target_lufs, 1),
                 "voice_quality": seg.voice_quality, "emotion": seg.emotion, "emphasis": seg.emphasis,
                 "pause_after_words": seg.pause_after, "ssml": ssml,
             })

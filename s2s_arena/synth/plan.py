@@ -40,7 +40,7 @@ EMOTION: dict[str, dict[str, float]] = {
 # than this child's own voice). A child also has a shorter vocal tract: "tract_st" raises pitch and
 # formants together (rendered by resampling), which is how a child gets above eSpeak's pitch ceiling.
 AGE: dict[str, dict[str, float]] = {
-    "child": {"rate": 1.05, "pitch_st": 3.0, "range": 1.3, "tract_st": 4.0},
+    "child": {"rate": 1.05, "pitch_st": 1.0, "range": 1.3, "tract_st": 4.0},
     "adult": {},
     "elderly": {"rate": 0.85, "pitch_st": -1.0, "range": 0.8},
 }
@@ -56,7 +56,7 @@ MELODY_ST = (0.0, 2.0, 4.0, 5.0, 7.0, 5.0, 4.0, 2.0)  # a plain major-scale phra
 QUALITY_VOLUME_DB = {"whisper": -6.0}
 # A child stays a child: emotions and caller pitch shifts may not take the age shift below this
 # (semitones; only an explicit "pitch: low" cue may). Sad children were measured just under 200 Hz.
-CHILD_MIN_PITCH_ST = 1.0
+CHILD_MIN_PITCH_ST = -1.0
 SEQUENCE_KEYS = ("speaking_rate", "pitch", "volume", "voice_quality", "emotion", "language", "emphasis")
 
 

@@ -119,9 +119,12 @@ def repetition_count(transcript: str) -> int:
 def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float], sequence_lengths: tuple[int, ...] = ()) -> Measured:
     """Measure one response and find what breaks it (a module function, so worker processes can run it)."""
     try:
-        p = prosody.measure(x, sr, where="response")
+        # One analysis serves the whole-clip measures and every segmentation (the pitch track is
+        # most of the cost).
+        analysis = prosody.analyse(x, sr, where="response")
     except audio_mod.AudioError as e:
         return Measured(None, [f"unusable ({e})"])
+    p = prosody.measure(x, sr, where="response", analysis=analysis)
     broken = [b for b in p.problems if b in ("silent", "too_short", "clipping")]
     if p.clipping_fraction > veto["max_clipping_fraction"] and "clipping" not in broken:
         broken.append("clipping")
@@ -138,7 +141,7 @@ def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float], sequence_length
     m = Measured(p, broken, tail_db, prominence_db(x, sr))
     if not broken:
         for n in sequence_lengths:
-            m.segments[n] = prosody.measure_segments(x, sr, n, where="response")
+            m.segments[n] = prosody.measure_segments(x, sr, n, where="response", analysis=analysis)
     return m
 
 
@@ -200,14 +203,16 @@ class FeatureJudge(Judge):
         out = asr.transcribe(x, sr, language=language)
         return out if isinstance(out, str) else str(getattr(out, "text", out))
 
-    def measure(self, x: np.ndarray, sr: int, *, language: str = "en") -> Measured:
-        """Measure one clip (cached by content hash and rate)."""
+    def measure(self, x: np.ndarray, sr: int, *, language: str = "en",
+                sequence_lengths: tuple[int, ...] = ()) -> Measured:
+        """Measure one clip (cached by content hash and rate), with the parts ``sequence_lengths``
+        ask for measured from the same analysis."""
         key = (audio_mod.audio_hash(x), int(sr))
         m = self._cache.get(key)
         if m is not None:
             self._cache.move_to_end(key)
         else:
-            m = measure_clip(x, sr, self.rules["veto"])
+            m = measure_clip(x, sr, self.rules["veto"], sequence_lengths)
             self._remember(key, m)
         if self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
             m.transcript = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
@@ -390,8 +395,9 @@ class FeatureJudge(Judge):
 
     def judge_one(self, item: PairInput) -> Judgement:
         lang = item.sample.language or "en"
-        ma = self.measure(item.audio_a, item.sr, language=lang)
-        mb = self.measure(item.audio_b, item.sr, language=lang)
+        seq = _sequence_lengths(item.sample)
+        ma = self.measure(item.audio_a, item.sr, language=lang, sequence_lengths=seq)
+        mb = self.measure(item.audio_b, item.sr, language=lang, sequence_lengths=seq)
         if ma.broken or mb.broken:
             both = bool(ma.broken and mb.broken)
             verdict = "both_bad" if both else ("B>>A" if ma.broken else "A>>B")
