@@ -1,13 +1,15 @@
 """Load benchmark of the Space: 50 concurrent simulated voters on 127.0.0.1, then a SIGKILL crash check.
 
-    .venv/bin/python benchmarks/bench_space_load.py [--voters 50] [--seconds 30] [--db URL] [--data D --responses R]
+    .venv/bin/python benchmarks/bench_space_load.py [--voters 50] [--seconds 30] [--limit 16] [--db URL]
+                                                    [--cache DIR | --data D --responses R]
 
 Starts ``s2s-arena serve`` as a separate process (Gradio page included), measures the page load
 (``GET /`` plus the Gradio config, over HTTP) and runs the voters against the arena's HTTP routes
-(battle, both clips, play clock, vote) for a bounded time; reports the vote round trip p50/p95 and
-votes per second. Then it kills the server with SIGKILL while the voters are still voting, restarts
-it, lets voting resume, and checks that every acknowledged vote is in the store. Without --data it
-builds a tiny tone benchmark (``space.tiny_data``) in a temporary folder.
+(battle, both clips, play clock for as long as the clips last, vote) for a bounded time; reports the
+vote round trip p50/p95 and votes per second. Then it kills the server with SIGKILL while the voters
+are still voting, restarts it, lets voting resume, and checks that every acknowledged vote is in the
+store. Without --data it builds the real benchmark (``build_dataset(limit=...)``: spoken instructions)
+and renders the four reference systems' spoken responses into --cache (reused when run again).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from space.loadgen import LoadResult, run_voters_until, wait_until_up  # noqa: E402
+from space_loadgen import LoadResult, run_voters_until, wait_until_up  # noqa: E402
 from space.store import VoteStore  # noqa: E402
 
 
@@ -45,6 +47,39 @@ def start(args, port: int, log: Path) -> subprocess.Popen:
            "--client-votes-per-minute", "1000000"]
     return subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+
+
+def build_arena(cache: Path, limit: int) -> tuple[Path, Path]:
+    """The real benchmark and the reference systems' responses, built once into ``cache``."""
+    data, resp = cache / "data", cache / "responses"
+    if not (cache / "ready").exists():
+        from s2s_arena.benchmark import load_benchmark
+        from s2s_arena.systems.reference import render_reference_systems
+        from s2s_arena_dataset.pipeline.build import build_dataset
+
+        data.mkdir(parents=True, exist_ok=True)
+        data = Path(build_dataset(data, limit=limit, seed=0))
+        render_reference_systems(load_benchmark(data), resp, seed=0)  # resumable
+        (cache / "ready").write_text(str(data) + "\n")
+    data = Path((cache / "ready").read_text().strip())
+    print(f"benchmark: {data} · responses: {resp}", flush=True)
+    return data, resp
+
+
+def clip_lengths(data: str | Path, resp: str | Path) -> dict[str, float]:
+    """How long the responses the voters listen to are (they wait that long per battle)."""
+    from s2s_arena.audio import read_raw
+    from s2s_arena.benchmark import load_benchmark
+    from s2s_arena.responses import load_responses
+
+    ids = {s.id for s in load_benchmark(str(data))}
+    secs = []
+    for sr in load_responses(str(resp)).values():
+        for sid, r in sr.responses.items():
+            if sid in ids:
+                x, rate = read_raw(r.audio_path)
+                secs.append(x.shape[0] / rate)
+    return {"samples": len(ids), "mean": round(float(np.mean(secs)), 1), "max": round(float(np.max(secs)), 1)}
 
 
 def page_load_ms(url: str, n: int = 20) -> tuple[float, float]:
@@ -63,7 +98,9 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--voters", type=int, default=50)
     p.add_argument("--seconds", type=float, default=30.0, help="load phase length")
-    p.add_argument("--clip-seconds", type=float, default=1.0, help="clip length of the tiny benchmark")
+    p.add_argument("--limit", type=int, default=16, help="samples in the benchmark built when --data is not given")
+    p.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "s2s_arena_bench_space_data"),
+                   help="where the built benchmark and its responses are kept between runs")
     p.add_argument("--db", default=None, help="vote store URL (default: SQLite in the work folder)")
     p.add_argument("--data", default=None)
     p.add_argument("--responses", default=None)
@@ -71,9 +108,8 @@ def main() -> int:
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="s2s_arena_bench_space_"))
     if not args.data:
-        from space.tiny_data import write_arena
-
-        args.data, args.responses = write_arena(work, n_per_level=3, duration_s=args.clip_seconds)
+        args.data, args.responses = build_arena(Path(args.cache) / f"limit{args.limit}", args.limit)
+    clip_s = clip_lengths(args.data, args.responses)
     args.db = args.db or f"sqlite:///{work / 'votes.db'}"
     port, log = free_port(), work / "server.log"
     url = f"http://127.0.0.1:{port}"
@@ -84,7 +120,7 @@ def main() -> int:
         # Phase 1: steady load.
         out, stop = LoadResult(), threading.Event()
         th = threading.Thread(target=run_voters_until, args=(url, args.voters, stop, out),
-                              kwargs={"clip_wait_s": args.clip_seconds}, daemon=True)
+                              daemon=True)
         t0 = time.time()
         th.start()
         time.sleep(args.seconds)
@@ -96,7 +132,7 @@ def main() -> int:
         # Phase 2: crash under load.
         crash, stop2 = LoadResult(), threading.Event()
         th = threading.Thread(target=run_voters_until, args=(url, args.voters, stop2, crash),
-                              kwargs={"clip_wait_s": args.clip_seconds}, daemon=True)
+                              daemon=True)
         th.start()
         while len(crash.acked) < 50:
             time.sleep(0.05)
@@ -119,11 +155,12 @@ def main() -> int:
     missing = acked - stored
     store.close()
     figures = {
-        "voters": args.voters, "load_seconds": round(elapsed, 1), "clip_seconds": args.clip_seconds,
+        "voters": args.voters, "load_seconds": round(elapsed, 1), "samples": clip_s["samples"],
+        "response_seconds_mean": clip_s["mean"], "response_seconds_max": clip_s["max"],
         "db": args.db.split("@")[-1], "server_startup_s": round(startup, 1),
         "page_load_idle_p50_ms": round(load_p50, 1), "page_load_idle_p95_ms": round(load_p95, 1),
         "page_load_under_load_p50_ms": round(load_during_p50, 1), "page_load_under_load_p95_ms": round(load_during_p95, 1),
-        "votes_acked": steady["votes_acked"], "votes_per_s": round(steady["votes_acked"] / elapsed, 1),
+        "votes_acked": steady["votes_acked"], "votes_counted": steady["votes_counted"], "votes_per_s": round(steady["votes_acked"] / elapsed, 1),
         "vote_rtt_p50_ms": round(steady["vote_p50_ms"], 1), "vote_rtt_p95_ms": round(steady["vote_p95_ms"], 1),
         "battle_rtt_p50_ms": round(steady["battle_p50_ms"], 1), "battle_rtt_p95_ms": round(steady["battle_p95_ms"], 1),
         "errors_steady": steady["errors"],

@@ -56,3 +56,35 @@ def mini_responses(tmp_path_factory, mini_samples) -> Path:
     out = tmp_path_factory.mktemp("mini_responses")
     render_reference_systems(mini_samples, out, seed=0)
     return out
+
+
+# A fifth system for the Space's tests: the sampler then has ten pairs, and a system name that cannot
+# occur by chance in a page or an instruction ("reference", "echo" are ordinary words) makes the
+# anonymity checks unambiguous. Its responses are real speech from s2s_arena.synth: the reference
+# answer, spoken fast and ignoring the requested paralinguistics.
+FIFTH_SYSTEM = "kestrel-s2s-zq"
+
+
+@pytest.fixture(scope="session")
+def arena_responses(tmp_path_factory, mini_samples, mini_responses) -> Path:
+    """The four reference systems of ``mini_responses`` plus :data:`FIFTH_SYSTEM` (a copy; the shared
+    folder stays untouched)."""
+    import shutil
+
+    from s2s_arena.responses import ResponseWriter
+    from s2s_arena.schema import SystemInfo
+    from s2s_arena.synth import get_synthesizer
+
+    out = tmp_path_factory.mktemp("arena_responses")
+    shutil.copytree(mini_responses, out, dirs_exist_ok=True)
+    writer = ResponseWriter(out, SystemInfo(name=FIFTH_SYSTEM, description="reference answer, fast, no cues"))
+    synth = get_synthesizer("espeak")
+    for i, s in enumerate(mini_samples):
+        spoken = synth.synthesize(s.reference_response, language=s.language, rate=1.4, seed=i)
+        writer.write(s.id, spoken.audio, spoken.sr, text=s.reference_response)
+    return out
+
+
+@pytest.fixture(scope="session")
+def fifth_system() -> str:
+    return FIFTH_SYSTEM

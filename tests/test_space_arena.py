@@ -1,4 +1,8 @@
-"""The arena over real HTTP on 127.0.0.1: anonymous clips, server-measured listening, vote rules."""
+"""The arena over real HTTP on 127.0.0.1: anonymous clips, server-measured listening, vote rules.
+
+Data: the mini benchmark built by the real pipeline (spoken instructions) and the reference systems'
+spoken responses plus a fifth synthesized system (``arena_responses`` in conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s2s_arena.audio import loudness_lufs
+from s2s_arena.audio import loudness_lufs, read_raw
+from s2s_arena.responses import ResponseWriter, load_responses
 from space.app import serve
-from space.tiny_data import SYSTEM_NAMES, write_arena
 
 
 def free_port() -> int:
@@ -23,11 +27,18 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def space(tmp_path_factory):
+def system_names(arena_responses) -> list[str]:
+    names = sorted(load_responses(arena_responses))
+    assert len(names) == 5
+    return names
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory, mini_dataset, arena_responses):
     root = tmp_path_factory.mktemp("arena")
-    data, resp = write_arena(root, n_per_level=2, duration_s=0.6)
-    srv = serve(data, resp, f"sqlite:///{root / 'votes.db'}", port=free_port(), block=False,
+    srv = serve(mini_dataset, arena_responses, f"sqlite:///{root / 'votes.db'}", port=free_port(), block=False,
                 votes_per_minute_session=3, bootstrap=0)
+    assert len(srv.ctx.arena.systems) == 5 and len(srv.ctx.arena.playable) == 16
     client = httpx.Client(base_url=srv.url, timeout=30)
     yield srv, client
     client.close()
@@ -40,13 +51,24 @@ def new_battle(client: httpx.Client, session: str, **body) -> dict:
     return r.json()
 
 
-def listen(client: httpx.Client, battle: dict, sides=("a", "b")) -> None:
-    for side in sides:
-        assert client.get(battle[side]).status_code == 200
-        client.post(battle[side] + "/play")
-    time.sleep(0.65)
-    for side in sides:
-        client.post(battle[side] + "/ended")
+def seconds(wav: bytes) -> float:
+    x, sr = read_raw(wav)
+    return x.shape[0] / sr
+
+
+def listen(client: httpx.Client, *battles: dict) -> None:
+    """Fetch and play both clips of each battle at once; wait as long as the longest clip lasts."""
+    longest = 0.0
+    for battle in battles:
+        for side in ("a", "b"):
+            r = client.get(battle[side])
+            assert r.status_code == 200
+            longest = max(longest, seconds(r.content))
+            client.post(battle[side] + "/play")
+    time.sleep(longest + 0.1)
+    for battle in battles:
+        for side in ("a", "b"):
+            client.post(battle[side] + "/ended")
 
 
 def vote(client: httpx.Client, battle: dict, session: str, winner: str = "a", **extra) -> httpx.Response:
@@ -54,9 +76,10 @@ def vote(client: httpx.Client, battle: dict, session: str, winner: str = "a", **
                        headers={"X-Arena-Session": session})
 
 
-def test_nothing_served_before_the_vote_names_a_system(space):
+def test_nothing_served_before_the_vote_names_a_system(space, system_names, fifth_system):
     srv, client = space
     b = new_battle(client, "anon")
+    assert b["instruction_text"] == srv.ctx.arena.samples[srv.ctx.arena.battles[b["token"]].sample.id].instruction_text
     seen = [client.get("/").text, str(b)]
     for side in ("instruction", "a", "b"):
         r = client.get(b[side])
@@ -69,33 +92,41 @@ def test_nothing_served_before_the_vote_names_a_system(space):
         assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
         assert b"LIST" not in data and b"INFO" not in data and b"Lavf" not in data
         x, sr = sf.read(io.BytesIO(data), dtype="float32")
+        assert 1.5 < len(x) / sr < 20  # real speech, seconds long
         if side != "instruction":
             assert loudness_lufs(x, sr) == pytest.approx(-23.0, abs=1.0)  # volume gives nothing away
         seen.append(data.decode("latin-1"))
     text = "\n".join(seen).lower()
-    for name in SYSTEM_NAMES:
-        assert name.lower() not in text
-    assert "zebrafinch" not in client.get("/config").text.lower()
+    for name in system_names:
+        assert name.lower() not in text, name
+    assert fifth_system not in client.get("/config").text.lower()
 
 
 def test_listening_is_measured_on_the_server(space):
     srv, client = space
     arena = srv.ctx.arena
-    b = new_battle(client, "listener")
+    b = new_battle(client, "listener", level="L0")
     state = lambda: client.get(f"/api/battle/{b['token']}").json()  # noqa: E731
+    dur_a, dur_b = (arena.clip(b[side].split("/")[-1]).clip.duration_s for side in ("a", "b"))
     # Play events without the audio being fetched count for nothing.
+    t_play = time.time()
     client.post(b["a"] + "/play")
     client.post(b["b"] + "/play")
-    time.sleep(0.65)
+    time.sleep(1.0)
     assert state()["listened_a"] == 0.0 and not state()["unlocked"]
-    # Fetching half of a clip caps its share at one half, however long it "plays".
-    size = len(client.get(b["a"]).content)
-    half = client.get(b["b"], headers={"Range": f"bytes=0-{size // 2}"})
-    assert half.status_code == 206 and half.headers["content-range"] == f"bytes 0-{size // 2}/{size}"
+    # Once fetched, the share grows with the server's clock, never faster than real time.
+    client.get(b["a"])
+    la = state()["listened_a"]
+    assert 0.0 < la <= (time.time() - t_play) / dur_a + 0.01
+    time.sleep(max(dur_a, dur_b))
+    # Fetching half of a clip caps its share at one half, however long it played.
+    size_b = len(arena.clip(b["b"].split("/")[-1]).clip.data)
+    half = client.get(b["b"], headers={"Range": f"bytes=0-{size_b // 2}"})
+    assert half.status_code == 206 and half.headers["content-range"] == f"bytes 0-{size_b // 2}/{size_b}"
     s = state()
     assert s["listened_a"] == pytest.approx(1.0) and s["listened_b"] == pytest.approx(0.5, abs=0.01)
     assert not s["unlocked"]
-    client.get(b["b"], headers={"Range": f"bytes={size // 2}-"})
+    client.get(b["b"], headers={"Range": f"bytes={size_b // 2}-"})
     assert state()["unlocked"]
     # A clip fetched but never played has a stopped clock.
     b2 = new_battle(client, "listener")
@@ -109,18 +140,19 @@ def rows_voted_at(srv, vote_id: str) -> float:
     return next(r["voted_at"] for r in srv.ctx.arena.store.votes() if r["vote_id"] == vote_id)
 
 
-def test_vote_rules_not_listened_after_reveal_and_reveal(space):
+def test_vote_rules_not_listened_after_reveal_and_reveal(space, system_names):
     srv, client = space
     b = new_battle(client, "voter-1")
     early = vote(client, b, "voter-1", "b").json()
     assert early["counted"] is False and early["reason"] == "not_listened"
-    assert {early["system_a"], early["system_b"]} <= set(SYSTEM_NAMES)  # the reveal
+    assert {early["system_a"], early["system_b"]} <= set(system_names)  # the reveal
+    assert early["system_a"] != early["system_b"]
     battle_row = srv.ctx.arena.store.battle(b["token"])
     assert battle_row["revealed_at"] == pytest.approx(rows_voted_at(srv, early["vote_id"]))
     again = vote(client, b, "voter-1", "a").json()
     assert again["counted"] is False and again["reason"] == "after_reveal"
 
-    b2 = new_battle(client, "voter-2")
+    b2 = new_battle(client, "voter-2", level="L0")
     listen(client, b2)
     ok = vote(client, b2, "voter-2", "a", failure="not_understood").json()
     assert ok["counted"] is True and ok["reason"] == "" and ok["listened_a"] >= 0.8
@@ -133,11 +165,10 @@ def test_vote_rules_not_listened_after_reveal_and_reveal(space):
 
 def test_rate_limit_per_session(space):
     srv, client = space
-    results = []
-    for _ in range(4):  # the fixture allows 3 votes per session per minute
-        b = new_battle(client, "hasty")
-        listen(client, b)
-        results.append(vote(client, b, "hasty", "tie").json())
+    battles = [new_battle(client, "hasty", level="L0") for _ in range(4)]
+    listen(client, *battles)  # four tabs at once: every battle is heard before any vote
+    # The fixture allows 3 votes per session per minute.
+    results = [vote(client, b, "hasty", "tie").json() for b in battles]
     assert [r["counted"] for r in results] == [True, True, True, False]
     assert results[-1]["reason"] == "rate_limited"
 
@@ -167,19 +198,17 @@ def test_loudness_normalisation_really_changed_the_audio(space):
     assert sr == 24000 and x.ndim == 1 and np.abs(x).max() > 0.05
 
 
-def test_an_arena_needs_two_systems_on_a_common_sample(tmp_path):
-    from s2s_arena.benchmark import load_benchmark
-    from s2s_arena.responses import load_responses
-    from s2s_arena.schema import SchemaError
+def test_an_arena_needs_two_systems_on_a_common_sample(tmp_path, mini_samples, mini_responses):
+    from s2s_arena.schema import SchemaError, SystemInfo
     from space.battles import Arena
     from space.store import VoteStore
-    from space.tiny_data import write_dataset, write_responses
 
-    data = write_dataset(tmp_path / "data", n_per_level=1, duration_s=0.3)
-    samples = load_benchmark(str(data))
+    samples = list(mini_samples)
+    real = load_responses(mini_responses)
     # Two systems, but never on the same sample: no battle can be made.
-    write_responses(tmp_path / "resp", [samples[0].id], systems=("only-one",))
-    write_responses(tmp_path / "resp", [samples[1].id], systems=("another-one",))
+    for name, src, sample in (("only-one", "reference", samples[0]), ("another-one", "echo", samples[1])):
+        x, sr = read_raw(real[src].responses[sample.id].audio_path)
+        ResponseWriter(tmp_path / "resp", SystemInfo(name=name)).write(sample.id, x[:, 0], sr, text="an answer")
     store = VoteStore(f"sqlite:///{tmp_path / 'votes.db'}")
     with pytest.raises(SchemaError, match="two systems"):
         Arena(samples, load_responses(tmp_path / "resp"), store)

@@ -1,5 +1,9 @@
 """The Space in a real browser: Playwright driving Debian's Chromium against a real server.
 
+Data: the mini benchmark built by the real pipeline and real spoken responses (``arena_responses`` in
+conftest.py: the four reference systems and a fifth synthesized one). The battles are drawn from
+level L0 (chosen in the page's level menu), whose responses are 2-8 s long.
+
 Set ``S2S_ARENA_SCREENSHOTS=DIR`` to keep screenshots of the arena and the leaderboard (the README's
 images are made this way).
 """
@@ -7,13 +11,14 @@ images are made this way).
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 
 import pytest
 
+from s2s_arena.responses import load_responses
 from space.app import serve
-from space.tiny_data import SYSTEM_NAMES, write_arena
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,10 +34,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def space(tmp_path_factory):
+def system_names(arena_responses) -> list[str]:
+    return sorted(load_responses(arena_responses))
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory, mini_dataset, arena_responses):
     root = tmp_path_factory.mktemp("browser")
-    data, resp = write_arena(root, n_per_level=1, duration_s=1.0)
-    srv = serve(data, resp, f"sqlite:///{root / 'votes.db'}", port=free_port(), block=False, bootstrap=0)
+    srv = serve(mini_dataset, arena_responses, f"sqlite:///{root / 'votes.db'}", port=free_port(), block=False,
+                bootstrap=0)
     yield srv
     srv.close()
 
@@ -49,13 +59,27 @@ def browser():
         b.close()
 
 
+def new_l0_battle(page) -> None:
+    """Pick level L0 in the page's menu and start a new battle (the page load already showed one)."""
+    page.locator("input[aria-label='Level']").click()
+    page.get_by_role("option", name="L0").click()
+    old = page.locator("#battle").inner_html()
+    page.get_by_role("button", name="New battle").click()
+    page.wait_for_function("(old) => { const a = document.querySelector('#battle audio[data-side=a]');"
+                           " return a && document.querySelector('#battle').innerHTML !== old; }", arg=old,
+                           timeout=30_000)
+    assert "Level L0" in page.locator("#battle").inner_text()
+
+
 def play_both(page) -> None:
+    """Play both responses side by side, as a visitor with two players may, until both ended."""
     for side in ("a", "b"):
         page.evaluate(f"document.querySelector('audio[data-side={side}]').play()")
-        page.wait_for_function(f"document.querySelector('audio[data-side={side}]').ended", timeout=20_000)
+    for side in ("a", "b"):
+        page.wait_for_function(f"document.querySelector('audio[data-side={side}]').ended", timeout=40_000)
 
 
-def test_listen_vote_reveal_and_leaderboard(space, browser):
+def test_listen_vote_reveal_and_leaderboard(space, browser, system_names, fifth_system):
     shots = os.environ.get("S2S_ARENA_SCREENSHOTS")
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     seen: list[str] = []  # URL and headers of every request and response before the vote
@@ -63,12 +87,13 @@ def test_listen_vote_reveal_and_leaderboard(space, browser):
     page.on("response", lambda r: seen.append(f"{r.status} {r.url} {r.headers}"))
     page.goto(space.url)
     page.wait_for_selector("audio[data-side=a]", timeout=60_000)
+    new_l0_battle(page)
 
     # Voting is locked until both clips were heard (as measured by the server).
     assert page.locator("#vote-a").is_disabled()
     assert page.locator("#battle").inner_text().count("Response") == 2
     play_both(page)
-    page.wait_for_function("!document.querySelector('#vote-a').disabled", timeout=20_000)
+    page.wait_for_function("!document.querySelector('#vote-a').disabled", timeout=30_000)
     if shots:
         page.screenshot(path=str(Path(shots) / "arena.png"), full_page=True)
 
@@ -84,16 +109,18 @@ def test_listen_vote_reveal_and_leaderboard(space, browser):
         assert b"LIST" not in r.body() and r.body()[:4] == b"RIFF"
     haystack = (dom + "\n".join(seen)).lower().encode() + b"".join(bodies).lower()
     assert any("/clip/" in s for s in seen)  # the network log really holds the clip requests
-    for name in SYSTEM_NAMES:
+    assert len(system_names) == 5 and fifth_system in system_names
+    for name in system_names:
         assert name.encode() not in haystack, f"{name} visible before the vote"
 
     # Vote: the pair is revealed.
     page.click("#vote-a")
     page.wait_for_selector("#reveal:has-text('Revealed')", timeout=20_000)
     reveal = page.locator("#reveal").inner_text()
-    assert sum(name in reveal for name in SYSTEM_NAMES) == 2 and "counted" in reveal
+    shown = re.search(r"A = (\S+) · B = (\S+)", reveal)
+    assert shown and shown[1] != shown[2] and {shown[1], shown[2]} <= set(system_names) and "counted" in reveal
     (stored,) = space.ctx.arena.store.votes()
-    assert stored["counted"] and stored["winner"] == "a" and stored["system_a"] in reveal
+    assert stored["counted"] and stored["winner"] == "a" and (stored["system_a"], stored["system_b"]) == shown.groups()
     assert stored["listened_a"] >= 0.8 and stored["listened_b"] >= 0.8
 
     # The leaderboard shows that vote ...
@@ -110,7 +137,7 @@ def test_listen_vote_reveal_and_leaderboard(space, browser):
     page.wait_for_selector("audio[data-side=a]", timeout=20_000)
     assert page.locator("#vote-b").is_disabled()
     play_both(page)
-    page.wait_for_function("!document.querySelector('#vote-b').disabled", timeout=20_000)
+    page.wait_for_function("!document.querySelector('#vote-b').disabled", timeout=30_000)
     page.click("#vote-b")
     page.wait_for_selector("#reveal:has-text('Revealed')", timeout=20_000)
     page.get_by_role("tab", name="Leaderboard").click()
@@ -126,13 +153,14 @@ def test_vote_without_listening_is_impossible_in_the_page(space, browser):
     page = browser.new_page()
     page.goto(space.url)
     page.wait_for_selector("audio[data-side=a]", timeout=60_000)
+    new_l0_battle(page)
     # Forcing the disabled button does nothing: Gradio ignores clicks on a non-interactive button.
     page.click("#vote-tie", force=True)
     page.wait_for_timeout(1500)
     assert "Revealed" not in page.locator("#reveal").inner_text()
     # Playing only one clip keeps the vote locked.
     page.evaluate("document.querySelector('audio[data-side=a]').play()")
-    page.wait_for_function("document.querySelector('audio[data-side=a]').ended", timeout=20_000)
+    page.wait_for_function("document.querySelector('audio[data-side=a]').ended", timeout=40_000)
     page.wait_for_timeout(1500)
     assert page.locator("#vote-tie").is_disabled()
     assert "B 0%" in page.locator("#listen-status").inner_text()

@@ -1,4 +1,8 @@
-"""Crash test: SIGKILL the Space under voting load, restart it; every acknowledged vote is stored."""
+"""Crash test: SIGKILL the Space under voting load, restart it; every acknowledged vote is stored.
+
+Data: the mini benchmark built by the real pipeline and real spoken responses (``arena_responses``).
+The simulated voters (``benchmarks/space_loadgen.py``) wait each battle's real clip length.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from space.loadgen import LoadResult, run_voters_until, wait_until_up
 from space.store import VoteStore
-from space.tiny_data import write_arena
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from space_loadgen import LoadResult, run_voters_until, wait_until_up  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-CLIP_S = 0.4
 
 
 def free_port() -> int:
@@ -36,8 +39,8 @@ def start_server(data: Path, resp: Path, db: str, port: int, log: Path) -> subpr
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
 
 
-def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path):
-    data, resp = write_arena(tmp_path, n_per_level=2, duration_s=CLIP_S)
+def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path, mini_dataset, arena_responses):
+    data, resp = mini_dataset, arena_responses
     db = f"sqlite:///{tmp_path / 'votes.db'}"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -46,10 +49,9 @@ def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path):
     try:
         print(f'up after {wait_until_up(url):.1f} s')
         out, stop = LoadResult(), threading.Event()
-        voters = threading.Thread(target=run_voters_until, args=(url, 20, stop, out),
-                                  kwargs={"clip_wait_s": CLIP_S}, daemon=True)
+        voters = threading.Thread(target=run_voters_until, args=(url, 30, stop, out), daemon=True)
         voters.start()
-        deadline = time.time() + 60
+        deadline = time.time() + 90
         while len(out.acked) < 40 and time.time() < deadline:
             time.sleep(0.05)
         before_kill = len(out.acked)
@@ -60,7 +62,7 @@ def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path):
         errors_at_kill = out.errors
         proc = start_server(data, resp, db, port, log)
         print(f'{before_kill} acked before the kill; restarted in {wait_until_up(url):.1f} s')
-        deadline = time.time() + 60
+        deadline = time.time() + 90
         while len(out.acked) < before_kill + 20 and time.time() < deadline:
             time.sleep(0.05)
         stop.set()
@@ -70,6 +72,7 @@ def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path):
         proc.wait(timeout=10)
     assert len(out.acked) >= before_kill + 20, "voting did not resume after the restart"
     assert out.errors > errors_at_kill  # the voters really saw the server die
+    assert out.counted >= len(out.acked) // 2  # they waited the real clip lengths: their votes count
     store = VoteStore(db)
     stored = store.vote_ids()
     missing = set(out.acked) - stored

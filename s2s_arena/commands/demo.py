@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--responses", metavar="RESP", action="append", default=[],
                    help="also judge the real systems found in this responses folder (repeatable)")
+    p.add_argument("--asr", metavar="SPEC", default=None,
+                   help="ASR backend for the feature judge's content check, e.g. hf:/models/whisper-small "
+                        "(default: none, so content is abstained and only paralinguistics and quality decide)")
     p.add_argument("--workers", type=int, default=2, help="build processes (default 2)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the leaderboard CIs")
     p.add_argument("--no-serve", action="store_true", help="stop after the leaderboard; do not serve the Space")
@@ -85,7 +88,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"real systems: {', '.join(real)}")
 
     _step("3/5 judge every pair of systems with the offline feature judge (both orders)")
-    _call(["judge", "--data", str(data), "--responses", str(resp), "--judge", "feature", "--out", str(verdicts)])
+    judge = ["judge", "--data", str(data), "--responses", str(resp), "--judge", "feature", "--out", str(verdicts)]
+    if args.asr:
+        judge += ["-o", f"asr={args.asr}"]
+    else:
+        print("note: no ASR backend (--asr), so the feature judge abstains on content: off_topic and echo are "
+              "told apart from reference only by how they speak, not by what they say")
+    _call(judge)
 
     _step("4/5 leaderboard (Bradley–Terry, 95% bootstrap CIs over instructions)")
     _call(["leaderboard", "--votes", str(verdicts), "--bootstrap", str(args.bootstrap), "--seed", str(args.seed),

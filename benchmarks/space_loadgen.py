@@ -1,8 +1,8 @@
 """Simulated voters for the load benchmark and the crash test: real HTTP against a running Space.
 
 Each voter does what a browser does through the arena's own routes: open a battle, download both
-clips, report play / ended around a real wait of the clip's length (so the server's play clock
-unlocks the vote honestly), then vote. A vote counts as acknowledged only when the server answered
+clips, report play for both, wait as long as the longer clip lasts (read from the downloaded WAV, so
+the server's play clock unlocks the vote honestly), report ended, then vote. A vote counts as acknowledged only when the server answered
 200 with its ``vote_id``: the server sends that answer after the commit.
 """
 
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import httpx
 import numpy as np
+
+from s2s_arena.audio import AudioError, read_raw
 
 
 @dataclass
@@ -34,7 +36,14 @@ class LoadResult:
                 "battle_p50_ms": pct(self.battle_rtt_s, 50), "battle_p95_ms": pct(self.battle_rtt_s, 95)}
 
 
-async def _voter(i: int, url: str, stop: asyncio.Event, out: LoadResult, clip_wait_s: float, seed: int) -> None:
+def clip_seconds(wav: bytes) -> float:
+    """Duration of a served clip (a bare PCM WAV)."""
+    x, sr = read_raw(wav, where="served clip")
+    return x.shape[0] / sr
+
+
+async def _voter(i: int, url: str, stop: asyncio.Event, out: LoadResult, clip_wait_s: float | None,
+                 seed: int) -> None:
     rng = np.random.default_rng(seed + i)
     headers = {"X-Arena-Session": f"sim-voter-{i}"}
     async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
@@ -48,10 +57,13 @@ async def _voter(i: int, url: str, stop: asyncio.Event, out: LoadResult, clip_wa
                     continue
                 out.battle_rtt_s.append(time.perf_counter() - t0)
                 b = r.json()
+                durations = []
                 for side in ("a", "b"):
-                    await client.get(b[side])
+                    clip = await client.get(b[side])
+                    durations.append(clip_seconds(clip.content) if clip.status_code == 200 else 0.0)
                     await client.post(b[side] + "/play")
-                await asyncio.sleep(clip_wait_s)
+                # Both clips "play" at once; the longer one decides when both have been heard.
+                await asyncio.sleep(max(durations) + 0.05 if clip_wait_s is None else clip_wait_s)
                 for side in ("a", "b"):
                     await client.post(b[side] + "/ended")
                 winner = ("a", "b", "tie", "both_bad")[int(rng.integers(4))]
@@ -64,19 +76,22 @@ async def _voter(i: int, url: str, stop: asyncio.Event, out: LoadResult, clip_wa
                     out.counted += bool(res["counted"])
                 else:
                     out.errors += 1
-            except (httpx.TransportError, ValueError):
+            except (httpx.TransportError, ValueError, AudioError):
                 out.errors += 1  # the server is down (crash test) or answered garbage; try again
                 await asyncio.sleep(0.2)
 
 
 async def run_voters_async(url: str, n_voters: int, stop: asyncio.Event, out: LoadResult, *,
-                           clip_wait_s: float, seed: int = 0) -> LoadResult:
+                           clip_wait_s: float | None = None, seed: int = 0) -> LoadResult:
     await asyncio.gather(*(_voter(i, url, stop, out, clip_wait_s, seed) for i in range(n_voters)))
     return out
 
 
-def run_voters(url: str, n_voters: int, duration_s: float, *, clip_wait_s: float, seed: int = 0) -> LoadResult:
-    """Run ``n_voters`` concurrent voters for ``duration_s`` seconds (blocking)."""
+def run_voters(url: str, n_voters: int, duration_s: float, *, clip_wait_s: float | None = None,
+               seed: int = 0) -> LoadResult:
+    """Run ``n_voters`` concurrent voters for ``duration_s`` seconds (blocking). ``clip_wait_s=None``
+    waits each battle's real clip length; a number waits that long instead (shorter: votes are
+    stored as ``not_listened``)."""
     out = LoadResult()
 
     async def main() -> None:
@@ -90,8 +105,8 @@ def run_voters(url: str, n_voters: int, duration_s: float, *, clip_wait_s: float
     return out
 
 
-def run_voters_until(url: str, n_voters: int, stop: "threading.Event", out: LoadResult, *, clip_wait_s: float,
-                     seed: int = 0) -> LoadResult:
+def run_voters_until(url: str, n_voters: int, stop: "threading.Event", out: LoadResult, *,
+                     clip_wait_s: float | None = None, seed: int = 0) -> LoadResult:
     """Like :func:`run_voters`, until another thread sets ``stop`` (the crash test kills the server
     meanwhile)."""
 

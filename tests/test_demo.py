@@ -1,0 +1,40 @@
+"""`s2s-arena demo`: the main job end to end on a small offline build (without serving)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from s2s_arena.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_builds_judges_and_ranks_then_resumes(tmp_path, capsys):
+    run = tmp_path / "demo"
+    argv = ["demo", "--out", str(run), "--limit", "8", "--no-serve", "--bootstrap", "100", "--workers", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for step in ("1/5 build", "2/5 render", "3/5 judge", "4/5 leaderboard"):
+        assert step in out
+    assert (run / "data" / "README.md").is_file()
+    for system in ("reference", "flat", "off_topic", "echo"):
+        assert (run / "responses" / system / "system.json").is_file()
+    rows = [json.loads(line) for line in (run / "verdicts.jsonl").read_text().splitlines()]
+    # 6 system pairs x 8 samples x 2 orders.
+    assert len(rows) == 6 * 8 * 2
+    assert {r["order"] for r in rows} == {"ab", "ba"}
+    assert (run / "plots" / "leaderboard_rating.png").stat().st_size > 0
+    table = [line for line in out.splitlines() if line.startswith("| ") and "rank" not in line]
+    ranked = [line.split("|")[2].strip() for line in table]
+    assert sorted(ranked) == ["echo", "flat", "off_topic", "reference"]
+    # `flat` says the right words without the required delivery: the feature judge puts it last.
+    assert ranked[-1] == "flat"
+
+    # A second run resumes every step: nothing is rendered or judged again.
+    assert main(argv) == 0
+    again = capsys.readouterr().out
+    assert "0 rendered now" in again
+    assert "0 judged" in again
+    assert len((run / "verdicts.jsonl").read_text().splitlines()) == 6 * 8 * 2
