@@ -227,3 +227,27 @@ def test_syllables_unknown_for_scripts_without_vowel_letters(synth):
     assert prosody.count_syllables("مرحبا بالعالم") is None
     r = synth.synthesize("مرحبا بالعالم", language="ar")
     assert prosody.measure(r.audio, SR, text="مرحبا بالعالم").syllable_source == "acoustic"
+
+
+def test_one_analysis_serves_measure_and_segments(synth):
+    r = synth.synthesize(TEXT, attributes={"speaking_rate": ["fast", "normal", "slow"]})
+    a = prosody.analyse(r.audio, SR)
+    assert prosody.measure(r.audio, SR, analysis=a).to_dict() == prosody.measure(r.audio, SR).to_dict()
+    assert ([s.to_dict() for s in prosody.measure_segments(r.audio, SR, 3, analysis=a)]
+            == [s.to_dict() for s in prosody.measure_segments(r.audio, SR, 3)])
+    with pytest.raises(ValueError, match="analysis is at 24000 Hz, the waveform at 16000 Hz"):
+        prosody.measure(r.audio, 16_000, analysis=a)
+
+
+def test_silence_cropped_before_pitch_analysis_leaves_the_track_unchanged(synth, monkeypatch):
+    speech = synth.synthesize(TEXT).audio
+    x = np.concatenate([np.zeros(int(1.3 * SR), np.float32), speech, np.zeros(int(0.9 * SR), np.float32)])
+    db = prosody._intensity_db(x, SR)
+    kept, start_s = prosody._crop_silence(audio.resample(x, SR, prosody.PITCH_SR), prosody.PITCH_SR, db)
+    assert start_s > 0.9 and kept.shape[0] / prosody.PITCH_SR < x.shape[0] / SR - 1.5  # both ends were cut
+    f0, strength = prosody._pitch(x, SR, db)
+    monkeypatch.setattr(prosody, "_crop_silence", lambda y, sr, db: (y, 0.0))
+    f0_whole, strength_whole = prosody._pitch(x, SR, db)
+    assert (f0 > 0).sum() > 50
+    np.testing.assert_allclose(f0, f0_whole, atol=1e-6)
+    np.testing.assert_allclose(strength, strength_whole, atol=1e-6)

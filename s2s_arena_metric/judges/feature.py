@@ -186,6 +186,7 @@ class FeatureJudge(Judge):
         self._cache_size = int(cache_size)
         self.workers = max(1, int(workers))
         self._pool: Any = None
+        self._batch_keys: dict[tuple[int, int], tuple[np.ndarray, tuple[str, int]]] | None = None
 
     def config(self) -> Any:
         return {"rules": self.rules, "asr": self._asr_spec}
@@ -207,7 +208,7 @@ class FeatureJudge(Judge):
                 sequence_lengths: tuple[int, ...] = ()) -> Measured:
         """Measure one clip (cached by content hash and rate), with the parts ``sequence_lengths``
         ask for measured from the same analysis."""
-        key = (audio_mod.audio_hash(x), int(sr))
+        key = self._key(x, sr)
         m = self._cache.get(key)
         if m is not None:
             self._cache.move_to_end(key)
@@ -217,6 +218,17 @@ class FeatureJudge(Judge):
         if self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
             m.transcript = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
         return m
+
+    def _key(self, x: np.ndarray, sr: int) -> tuple[str, int]:
+        """The cache key of a clip; inside one ``judge`` call each array is hashed once, not once per
+        order (hashing 5 s of audio costs about as much as a tenth of measuring it)."""
+        memo = self._batch_keys
+        if memo is None:
+            return audio_mod.audio_hash(x), int(sr)
+        hit = memo.get((id(x), int(sr)))
+        if hit is None or hit[0] is not x:
+            hit = memo[(id(x), int(sr))] = (x, (audio_mod.audio_hash(x), int(sr)))
+        return hit[1]
 
     def _remember(self, key: tuple[str, int], m: Measured) -> None:
         self._cache[key] = m
@@ -228,7 +240,7 @@ class FeatureJudge(Judge):
         jobs: dict[tuple[str, int], tuple] = {}
         for it in items:
             for x in (it.audio_a, it.audio_b):
-                key = (audio_mod.audio_hash(x), int(it.sr))
+                key = self._key(x, it.sr)
                 if key not in self._cache and key not in jobs:
                     jobs[key] = (x, int(it.sr), self.rules["veto"], _sequence_lengths(it.sample))
         if len(jobs) < 2:
@@ -238,7 +250,9 @@ class FeatureJudge(Judge):
             from concurrent.futures import ProcessPoolExecutor
 
             self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"))
-        for key, m in zip(jobs, self._pool.map(_measure_job, jobs.values())):
+        # A few jobs per message: each carries a whole clip, and one round trip per clip is overhead.
+        chunk = max(1, len(jobs) // (2 * self.workers))
+        for key, m in zip(jobs, self._pool.map(_measure_job, jobs.values(), chunksize=chunk)):
             self._remember(key, m)
 
     def close(self) -> None:
@@ -449,16 +463,20 @@ class FeatureJudge(Judge):
         return f" (A: {nums(ma)}; B: {nums(mb)})"
 
     def judge(self, items: list[PairInput]) -> list[Judgement]:
-        if self.workers > 1:
-            try:
-                self._prefetch(items)
-            except Exception:  # noqa: BLE001 - a broken pool only costs speed: judge_one measures in-process
-                self.close()
-        out = []
-        for item in items:
-            try:
-                out.append(self.judge_one(item))
-            except Exception as e:  # one bad pair is counted as invalid, never sinks the batch
-                out.append(Judgement.invalid(f"feature judge failed on sample {item.sample.id!r}: "
-                                             f"{type(e).__name__}: {e}", error=type(e).__name__))
-        return out
+        self._batch_keys = {}
+        try:
+            if self.workers > 1:
+                try:
+                    self._prefetch(items)
+                except Exception:  # noqa: BLE001 - a broken pool only costs speed: judge_one measures in-process
+                    self.close()
+            out = []
+            for item in items:
+                try:
+                    out.append(self.judge_one(item))
+                except Exception as e:  # one bad pair is counted as invalid, never sinks the batch
+                    out.append(Judgement.invalid(f"feature judge failed on sample {item.sample.id!r}: "
+                                                 f"{type(e).__name__}: {e}", error=type(e).__name__))
+            return out
+        finally:
+            self._batch_keys = None
