@@ -253,19 +253,22 @@ def _speech_mask(db: np.ndarray, voiced: np.ndarray | None = None) -> tuple[np.n
 
 def _pitch(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """F0 (Hz, 0 = unvoiced) and autocorrelation strength on the 10 ms intensity grid ``db``."""
-    import parselmouth
-
     n_frames = db.shape[0]
     if x.shape[0] / sr < 3.0 / PITCH_FLOOR_HZ + PITCH_STEP_S:
         return np.zeros(n_frames), np.zeros(n_frames)  # shorter than one analysis window: Praat refuses
     if sr > PITCH_SR:
         # The autocorrelation needs nothing above ~2 kHz for F0 <= 600 Hz: a third of the samples.
         x, sr = audio.resample(x, sr, PITCH_SR), PITCH_SR
-    x, offset_s = _crop_silence(x, sr, db)
-    snd = parselmouth.Sound(x.astype(np.float64), sampling_frequency=float(sr))
-    pitch = snd.to_pitch_ac(time_step=PITCH_STEP_S, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ)
-    sel = pitch.selected_array
+    kept, offset_s = _crop_silence(x, sr, db)
+    pitch = _praat_pitch(kept, sr)
     times = np.asarray(pitch.xs()) + offset_s
+    if offset_s or kept.shape[0] < x.shape[0]:
+        # The cut must leave Praat's frames where the whole clip has them; otherwise analyse it all.
+        shift = abs(times[0] - _first_frame_s(x.shape[0] / sr)) % PITCH_STEP_S if times.size else math.inf
+        if min(shift, PITCH_STEP_S - shift) > 1e-6:
+            pitch = _praat_pitch(x, sr)
+            times = np.asarray(pitch.xs())
+    sel = pitch.selected_array
     if times.size == 0:
         return np.zeros(n_frames), np.zeros(n_frames)
     # Each grid frame takes the nearest pitch frame (pitch frames are PITCH_STEP_S apart).
@@ -275,6 +278,24 @@ def _pitch(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, np.ndarr
     f0 = np.where(inside, sel["frequency"][nearest], 0.0)
     strength = np.where(inside, sel["strength"][nearest], 0.0)
     return f0, strength
+
+
+def _praat_pitch(x: np.ndarray, sr: int) -> Any:
+    import parselmouth
+
+    snd = parselmouth.Sound(x.astype(np.float64), sampling_frequency=float(sr))
+    return snd.to_pitch_ac(time_step=PITCH_STEP_S, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ)
+
+
+def _pitch_frames(duration_s: float) -> float:
+    """Praat's frame count before flooring: (duration - window) / step."""
+    return (duration_s - 3.0 / PITCH_FLOOR_HZ) / PITCH_STEP_S
+
+
+def _first_frame_s(duration_s: float) -> float:
+    """Where Praat centres its first pitch frame (Sampled_shortTermAnalysis)."""
+    n = math.floor(_pitch_frames(duration_s)) + 1
+    return (duration_s - (n - 1) * PITCH_STEP_S) / 2
 
 
 def _crop_silence(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, float]:
@@ -294,6 +315,11 @@ def _crop_silence(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, f
     dur, step = x.shape[0] / sr, int(round(PITCH_STEP_S * sr))
     head = max(0, int((audible[0] * HOP_S - margin) // PITCH_STEP_S))
     tail = max(0, int((dur - (audible[-1] * HOP_S + WIN_S + margin)) // PITCH_STEP_S))
+    frames = _pitch_frames(dur)
+    # Praat floors (duration - window) / step: near a whole number the rounding of the shorter clip
+    # could move every frame by half a step, so such clips are analysed whole.
+    if abs(frames - round(frames)) < 1e-6:
+        return x, 0.0
     if abs(PITCH_STEP_S * sr - step) > 1e-9 or head + tail == 0 or (x.shape[0] - (head + tail) * step) / sr < 3.0 / PITCH_FLOOR_HZ + 4 * PITCH_STEP_S:
         return x, 0.0
     return x[head * step: x.shape[0] - tail * step], head * step / sr

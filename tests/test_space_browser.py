@@ -64,11 +64,11 @@ def new_l0_battle(page) -> None:
     """Pick level L0 in the page's menu and start a new battle (the page load already showed one)."""
     page.locator("input[aria-label='Level']").click()
     page.get_by_role("option", name="L0").click()
-    old = page.locator("#battle").inner_html()
+    old = page.get_attribute("#battle audio[data-side=a]", "src")
     page.get_by_role("button", name="New battle").click()
+    # A new battle has new clip tokens, so a new src.
     page.wait_for_function("(old) => { const a = document.querySelector('#battle audio[data-side=a]');"
-                           " return a && document.querySelector('#battle').innerHTML !== old; }", arg=old,
-                           timeout=30_000)
+                           " return a && a.getAttribute('src') !== old; }", arg=old, timeout=30_000)
     assert "Level L0" in page.locator("#battle").inner_text()
 
 
@@ -141,6 +141,7 @@ def test_listen_vote_reveal_and_leaderboard(space, browser, system_names, fifth_
     page.wait_for_function("!document.querySelector('#reveal') || !document.querySelector('#reveal').innerText.includes('Revealed')",
                            timeout=20_000)
     page.wait_for_selector("audio[data-side=a]", timeout=20_000)
+    assert "Level L0" in page.locator("#battle").inner_text()  # the menu's level holds for the next one
     assert page.locator("#vote-b").is_disabled()
     play_both(page)
     page.wait_for_function("!document.querySelector('#vote-b').disabled", timeout=30_000)

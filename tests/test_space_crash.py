@@ -49,7 +49,7 @@ def test_sigkill_under_load_loses_no_acknowledged_vote(tmp_path, mini_dataset, a
     try:
         print(f'up after {wait_until_up(url):.1f} s')
         out, stop = LoadResult(), threading.Event()
-        voters = threading.Thread(target=run_voters_until, args=(url, 30, stop, out), daemon=True)
+        voters = threading.Thread(target=run_voters_until, args=(url, 50, stop, out), daemon=True)
         voters.start()
         deadline = time.time() + 90
         while len(out.acked) < 40 and time.time() < deadline:

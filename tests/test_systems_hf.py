@@ -64,7 +64,8 @@ def test_a_model_that_cannot_speak_is_a_setup_error(tmp_path):
 
 def test_qwen3_omni_speaks_too(tmp_path):
     model = build_qwen3_omni(tmp_path / "Qwen3-Omni-tiny")
-    system = get_system(f"hf:{model}", max_new_tokens=3, talker_max_new_tokens=6, device="cpu")
+    system = get_system(f"hf:{model}", max_new_tokens=3, talker_max_new_tokens=6, device="cpu",
+                        talker_do_sample=False)
     (out,) = system.respond(make_samples(1))
     assert out.error == "" and out.meta["speaker"] == "Ethan" and 1 <= out.meta["text_tokens"] <= 3
     # The talker's codes (2 groups) go through code2wav: a real (random) 24 kHz waveform.

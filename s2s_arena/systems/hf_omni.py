@@ -42,6 +42,7 @@ class HFOmniSystem(System):
         max_new_tokens: int = 256,
         talker_max_new_tokens: int = 2048,
         token2wav_steps: int | None = None,
+        talker_do_sample: bool | None = None,
         seed: int = 0,
         system_prompt: str | None = None,
         **info: Any,
@@ -54,6 +55,9 @@ class HFOmniSystem(System):
         self.talker_max_new_tokens = int(talker_max_new_tokens)
         # Diffusion steps of Qwen2.5-Omni's code-to-mel DiT (model default 10): fewer is faster, rougher.
         self.token2wav_steps = token2wav_steps
+        # None keeps the model's own sampling (its speech sounds best that way); False makes the talker greedy,
+        # which reproducible runs and randomly initialised test models need.
+        self.talker_do_sample = talker_do_sample
         self.seed = int(seed)
         # Qwen2.5-Omni's talker is trained to speak only under its own system prompt.
         self.system_prompt = prompts()["qwen_omni"] if system_prompt is None else system_prompt
@@ -127,7 +131,7 @@ class HFOmniSystem(System):
         with torch.no_grad():
             result = self._model.generate(
                 **inputs, speaker=self.speaker or self._family[2], thinker_max_new_tokens=self.max_new_tokens,
-                talker_max_new_tokens=self.talker_max_new_tokens, **self._talker_stop(),
+                talker_max_new_tokens=self.talker_max_new_tokens, **self._talker_kwargs(),
             )
         total = time.perf_counter() - start
         if not isinstance(result, tuple) or len(result) != 2 or result[1] is None:
@@ -141,11 +145,13 @@ class HFOmniSystem(System):
                             latency_total_s=total, meta={"model": self.model_id, "speaker": self.speaker or self._family[2],
                                                          "text_tokens": int(ids.shape[1] - inputs["input_ids"].shape[1])})
 
-    def _talker_stop(self) -> dict[str, Any]:
-        """Qwen2.5-Omni's generate hard-codes the 7B codec's stop ids; take them from the config instead."""
+    def _talker_kwargs(self) -> dict[str, Any]:
+        """Talker options: sampling when set, and (Qwen2.5-Omni) the stop ids from the config, which generate hard-codes for the 7B codec."""
         talker = getattr(getattr(self._model, "config", None), "talker_config", None)
         end, pad = getattr(talker, "tts_codec_end_token_id", None), getattr(talker, "tts_codec_pad_token_id", None)
         extra: dict[str, Any] = {}
+        if self.talker_do_sample is not None:
+            extra["talker_do_sample"] = bool(self.talker_do_sample)
         if self._family and self._family[0].startswith("Qwen2_5"):
             if end is not None and pad is not None:
                 extra["talker_eos_token_id"] = [pad, end]
