@@ -301,9 +301,10 @@ def _first_frame_s(duration_s: float) -> float:
 def _crop_silence(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, float]:
     """Drop leading and trailing near-silence before the pitch analysis (the costliest step), keeping
     a margin of a window plus 100 ms. Whole pitch steps are cut from each end, so Praat's frames
-    fall on the same times as for the whole clip and the track inside is the same; only frames at
-    the quietest level of the clip (below the noise floor + 2 dB) are ever dropped. Returns the
-    kept samples and their start time."""
+    fall on the same times as for the whole clip and the track inside is the same (Praat's path
+    search can move a median F0 by a few thousandths of a semitone); only frames at the quietest
+    level of the clip (below the noise floor + 2 dB) are ever dropped. Returns the kept samples and
+    their start time."""
     finite = db[db > -110]
     if finite.size == 0:
         return x, 0.0
@@ -320,7 +321,8 @@ def _crop_silence(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, f
     # could move every frame by half a step, so such clips are analysed whole.
     if abs(frames - round(frames)) < 1e-6:
         return x, 0.0
-    if abs(PITCH_STEP_S * sr - step) > 1e-9 or head + tail == 0 or (x.shape[0] - (head + tail) * step) / sr < 3.0 / PITCH_FLOOR_HZ + 4 * PITCH_STEP_S:
+    too_short = (x.shape[0] - (head + tail) * step) / sr < 3.0 / PITCH_FLOOR_HZ + 4 * PITCH_STEP_S
+    if abs(PITCH_STEP_S * sr - step) > 1e-9 or head + tail == 0 or too_short:
         return x, 0.0
     return x[head * step: x.shape[0] - tail * step], head * step / sr
 

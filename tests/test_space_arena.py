@@ -6,14 +6,12 @@ spoken responses plus a fifth synthesized system (``arena_responses`` in conftes
 
 from __future__ import annotations
 
-import io
 import socket
 import time
 
 import httpx
 import numpy as np
 import pytest
-import soundfile as sf
 
 from s2s_arena.audio import loudness_lufs, read_raw
 from s2s_arena.responses import ResponseWriter, load_responses
@@ -92,8 +90,9 @@ def test_nothing_served_before_the_vote_names_a_system(space, system_names, fift
         # A bare PCM WAV: RIFF, fmt and data chunks only; no LIST/INFO tags, no encoder string.
         meta = wav_metadata(data)
         assert b"LIST" not in meta and b"INFO" not in meta and b"Lavf" not in meta
-        x, sr = sf.read(io.BytesIO(data), dtype="float32")
-        assert 1.5 < len(x) / sr < 20  # real speech, seconds long
+        x, sr = read_raw(data)
+        assert x.shape[1] == 1 and 1.5 < len(x) / sr < 20  # real speech, seconds long
+        x = x[:, 0]
         if side != "instruction":
             assert loudness_lufs(x, sr) == pytest.approx(-23.0, abs=1.0)  # volume gives nothing away
         seen.append(meta.decode("latin-1"))
@@ -194,9 +193,18 @@ def test_bad_requests_are_refused(space):
 def test_loudness_normalisation_really_changed_the_audio(space):
     srv, client = space
     b = new_battle(client, "loud")
-    st = srv.ctx.arena.clip(b["a"].split("/")[-1])
-    x, sr = sf.read(io.BytesIO(st.clip.data), dtype="float32")
-    assert sr == 24000 and x.ndim == 1 and np.abs(x).max() > 0.05
+    arena = srv.ctx.arena
+    st = arena.clip(b["a"].split("/")[-1])
+    x, sr = read_raw(st.clip.data)
+    assert sr == 24000 and x.shape[1] == 1 and np.abs(x).max() > 0.05
+    battle = arena.battles[b["token"]]
+    source, source_sr = read_raw(arena.responses[battle.pair.system_a].responses[battle.sample.id].audio_path)
+    assert source_sr == sr and source.shape == x.shape
+    served, original = x[:, 0].astype(np.float64), source[:, 0].astype(np.float64)
+    # The same speech (a plain gain), brought from the system's own level to -23 LUFS.
+    assert np.corrcoef(served, original)[0, 1] > 0.99
+    assert loudness_lufs(source[:, 0], sr) < -23.5 and loudness_lufs(x[:, 0], sr) == pytest.approx(-23.0, abs=1.0)
+    assert np.sqrt(np.mean(served ** 2)) > 1.05 * np.sqrt(np.mean(original ** 2))
 
 
 def test_an_arena_needs_two_systems_on_a_common_sample(tmp_path, mini_samples, mini_responses):
