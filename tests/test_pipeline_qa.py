@@ -177,27 +177,9 @@ def test_paraphraser_over_a_real_openai_compatible_server_keeps_cue_words():
 @pytest.fixture(scope="module")
 def tiny_ctc_dir(tmp_path_factory):
     """A tiny random wav2vec 2.0 CTC model built here (no download): it transcribes garbage."""
-    import torch
-    from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
-                              Wav2Vec2Processor)
+    from tiny_models import build_asr
 
-    d = tmp_path_factory.mktemp("tiny-ctc")
-    vocab = {"<pad>": 0, "<unk>": 1, "|": 2, **{c: i + 3 for i, c in enumerate("abcdefghijklmnopqrstuvwxyz'")}}
-    (d / "vocab.json").write_text(json.dumps(vocab))
-    tok = Wav2Vec2CTCTokenizer(str(d / "vocab.json"), word_delimiter_token="|")
-    fe = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16_000, padding_value=0.0, do_normalize=True,
-                                  return_attention_mask=False)
-    Wav2Vec2Processor(feature_extractor=fe, tokenizer=tok).save_pretrained(d)
-    torch.manual_seed(0)
-    cfg = Wav2Vec2Config(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=16, conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 8),
-                         num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, pad_token_id=0,
-                         do_stable_layer_norm=False, feat_extract_norm="group")
-    model = Wav2Vec2ForCTC(cfg)
-    with torch.no_grad():
-        model.lm_head.bias[0] = -5.0
-    model.save_pretrained(d)
-    return d
+    return build_asr(tmp_path_factory.mktemp("tiny-ctc"), blank_bias=-5.0)
 
 
 def test_asr_round_trip_rejects_an_unintelligible_rendering(tiny_ctc_dir, tmp_path):

@@ -8,8 +8,12 @@ from pathlib import Path
 CHARS = list("abcdefghijklmnopqrstuvwxyz' ")
 
 
-def build_asr(path: Path) -> Path:
-    """A Wav2Vec2 CTC model + character tokenizer + feature extractor."""
+def build_asr(path: Path, *, blank_bias: float | None = None) -> Path:
+    """A Wav2Vec2 CTC model + character tokenizer + feature extractor.
+
+    ``blank_bias`` (e.g. -5) pushes the random head away from the CTC blank and the special tokens so it emits letters: tests
+    that need a non-empty (garbage) transcript set it.
+    """
     import torch
     from transformers import (Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC,
                               Wav2Vec2Processor)
@@ -26,7 +30,12 @@ def build_asr(path: Path) -> Path:
     cfg = Wav2Vec2Config(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64, conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4),
                          num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, pad_token_id=0)
-    Wav2Vec2ForCTC(cfg).eval().save_pretrained(path)
+    model = Wav2Vec2ForCTC(cfg).eval()
+    if blank_bias is not None:
+        with torch.no_grad():
+            for special in ("<pad>", "<s>", "</s>", "<unk>"):
+                model.lm_head.bias[vocab[special]] = blank_bias
+    model.save_pretrained(path)
     Wav2Vec2Processor(feature_extractor=fe, tokenizer=tok).save_pretrained(path)
     return path
 
