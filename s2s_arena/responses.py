@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .audio import SAMPLE_RATE, atomic_write_bytes, load_audio, save_audio
+from .jsonl import append_jsonl, read_jsonl
 from .schema import Response, SchemaError, SystemInfo
 
 MANIFEST = "manifest.jsonl"
@@ -91,10 +92,7 @@ class ResponseWriter:
             latency_first_audio_s=latency_first_audio_s, latency_total_s=latency_total_s, error=error,
             meta=dict(meta or {}),
         )
-        with open(self.manifest, "a", encoding="utf-8") as f:
-            f.write(json.dumps(resp.to_dict(), ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        append_jsonl(self.manifest, [resp.to_dict()])
         (self.failed if error else self.done).add(sample_id)
         if not error:
             self.failed.discard(sample_id)
@@ -102,24 +100,10 @@ class ResponseWriter:
 
 
 def _read_manifest(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.is_file():
-        return
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                # The last line of an interrupted run may be cut short; anything earlier is corruption.
-                rest = f.read().strip()
-                if rest:
-                    raise SchemaError(f"{path}:{i}", None, "not valid JSON") from None
-                return
-            if not isinstance(row, dict) or not row.get("sample_id"):
-                raise SchemaError(f"{path}:{i}", "sample_id", "missing")
-            yield row
+    for i, row in read_jsonl(path):
+        if not row.get("sample_id"):
+            raise SchemaError(f"{path}:{i}", "sample_id", "missing")
+        yield row
 
 
 @dataclass

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from s2s_arena.jsonl import append_jsonl, read_jsonl
 from s2s_arena.schema import Sample, Verdict
 
 from .judges.base import Judge, Judgement, PairInput
@@ -170,19 +170,9 @@ def _row(judge: Judge, pair: LabelledPair, order: str, j: Judgement, content_key
 def _read_done(path: Path, prompt_hash: str) -> dict[str, list[dict[str, Any]]]:
     """Rows of an earlier run of the same judge configuration, by pair key (for resuming)."""
     done: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if not path.is_file():
-        return done
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # the cut-off last line of an interrupted run: that pair is judged again
-            if row.get("prompt_hash") == prompt_hash:
-                done[row["pair"]].append(row)
+    for _, row in read_jsonl(path, skip_bad=True):
+        if row.get("prompt_hash") == prompt_hash:
+            done[row["pair"]].append(row)
     return {k: v for k, v in done.items() if {r["order"] for r in v} == {"ab", "ba"}}
 
 
@@ -200,29 +190,25 @@ def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[
     path = out_dir / VERDICTS_FILE
     done = _read_done(path, judge.config_hash())
     rows: list[dict[str, Any]] = []
-    with path.open("a", encoding="utf-8") as f:
-        for pair in tqdm(pairs, desc=f"calibrating ({judge.name})", unit="pair", disable=not progress):
-            if pair.key in done:
-                by_order = {r["order"]: r for r in done[pair.key]}
-                rows.extend([by_order["ab"], by_order["ba"]])
-                continue
-            try:
-                a = responses[pair.system_a].audio(pair.sample.id)
-                b = a.copy() if pair.kind == IDENTICAL else responses[pair.system_b].audio(pair.sample.id)
-                instr = instruction_audio(pair.sample) if judge.listens_to_instruction else None
-                judged = _judge_orders(judge, pair, a, b, instr, cache)
-                # Augmented variants of one seed share text and requirements, so their reference-system
-                # responses are often the same audio: the report also counts distinct pairs.
-                content_key = stable_hash([audio_hash(a), audio_hash(b), pair.sample.requirements])
-            except (ValueError, OSError) as e:  # unreadable response audio: invalid, counted
-                judged = [(o, Judgement.invalid(f"could not read the responses: {e}")) for o in ("ab", "ba")]
-                content_key = pair.key
-            for order, j in judged:
-                row = _row(judge, pair, order, j, content_key)
-                rows.append(row)
-                f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+    for pair in tqdm(pairs, desc=f"calibrating ({judge.name})", unit="pair", disable=not progress):
+        if pair.key in done:
+            by_order = {r["order"]: r for r in done[pair.key]}
+            rows.extend([by_order["ab"], by_order["ba"]])
+            continue
+        try:
+            a = responses[pair.system_a].audio(pair.sample.id)
+            b = a.copy() if pair.kind == IDENTICAL else responses[pair.system_b].audio(pair.sample.id)
+            instr = instruction_audio(pair.sample) if judge.listens_to_instruction else None
+            judged = _judge_orders(judge, pair, a, b, instr, cache)
+            # Augmented variants of one seed share text and requirements, so their reference-system
+            # responses are often the same audio: the report also counts distinct pairs.
+            content_key = stable_hash([audio_hash(a), audio_hash(b), pair.sample.requirements])
+        except (ValueError, OSError) as e:  # unreadable response audio: invalid, counted
+            judged = [(o, Judgement.invalid(f"could not read the responses: {e}")) for o in ("ab", "ba")]
+            content_key = pair.key
+        new_rows = [_row(judge, pair, order, j, content_key) for order, j in judged]
+        append_jsonl(path, new_rows)
+        rows.extend(new_rows)
     return rows
 
 

@@ -50,6 +50,9 @@ def test_truncated_last_manifest_line_is_ignored_but_earlier_corruption_is_an_er
     with open(manifest, "a") as f:
         f.write('{"sample_id": "s2", "sys')  # killed mid-write
     assert set(load_system(tmp_path / "sys-c").responses) == {"s1"}
+    # The next run drops the torn row before appending, so its rows stay readable.
+    ResponseWriter(tmp_path, SystemInfo(name="sys-c")).write("s3", _tone())
+    assert set(load_system(tmp_path / "sys-c").responses) == {"s1", "s3"}
     manifest.write_text('{"sample_id": \n' + manifest.read_text())
     with pytest.raises(SchemaError, match="manifest.jsonl:1"):
         load_system(tmp_path / "sys-c")

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from s2s_arena.jsonl import append_jsonl, read_jsonl
 from s2s_arena.schema import LEVELS, SchemaError
 
 from .augment import as_voices, plan_variants, seed_variant
@@ -167,17 +168,8 @@ def preflight(synth_spec: str) -> None:
 
 
 def _read_rows(path: Path) -> dict[str, dict[str, Any]]:
-    done: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
-        return done
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash: that job is simply redone
-            done[row["job_key"]] = row
-    return done
+    # A job whose row was cut by a crash is simply redone.
+    return {row["job_key"]: row for _, row in read_jsonl(path, skip_bad=True)}
 
 
 def _versions(synth: Any) -> dict[str, str]:
@@ -276,11 +268,9 @@ def build_dataset(
     resumed = len(jobs) - len(todo)
     if resumed:
         log.info("resuming: %d of %d samples already rendered in %s", resumed, len(jobs), work)
-    with rows_path.open("a", encoding="utf-8") as f, tqdm(total=len(todo), desc="render + QA", unit="sample",
-                                                         disable=not progress, dynamic_ncols=True) as bar:
+    with tqdm(total=len(todo), desc="render + QA", unit="sample", disable=not progress, dynamic_ncols=True) as bar:
         def keep(row: dict[str, Any]) -> None:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            f.flush()
+            append_jsonl(rows_path, [row], fsync=False)
             done[row["job_key"]] = row
             bar.update(1)
             if on_sample is not None:

@@ -35,43 +35,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed for the printed confidence intervals")
 
 
-def _done_pairs(out, where: str) -> tuple[set, int]:
+def _done_pairs(out) -> tuple[set, int]:
     """Pairs already judged in both orders with a usable verdict (invalid rows are retried)."""
-    import json
-
-    from s2s_arena.schema import SchemaError, Verdict
+    from s2s_arena.jsonl import read_jsonl
+    from s2s_arena.schema import Verdict
 
     orders: dict[tuple, set] = {}
     n = 0
-    if not out.is_file():
-        return set(), 0
-    with out.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            if not line.endswith("\n"):
-                break  # a row cut off by an interruption (the last line, unterminated): judged again
-            try:
-                v = Verdict.from_dict(json.loads(line), where=f"{where}:{i}")
-            except json.JSONDecodeError:
-                raise SchemaError(f"{where}:{i}", None, "not a JSON verdict row") from None
-            n += 1
-            if v.verdict != "invalid":
-                orders.setdefault((v.sample_id, frozenset((v.system_a, v.system_b))), set()).add(v.order)
+    for i, row in read_jsonl(out):
+        v = Verdict.from_dict(row, where=f"{out}:{i}")
+        n += 1
+        if v.verdict != "invalid":
+            orders.setdefault((v.sample_id, frozenset((v.system_a, v.system_b))), set()).add(v.order)
     return {k for k, o in orders.items() if o >= {"ab", "ba"}}, n
-
-
-def _drop_torn_tail(out) -> None:
-    """Cut an unterminated last line (a row half-written when a run was killed) so appends stay valid JSONL."""
-    if not out.is_file() or out.stat().st_size == 0:
-        return
-    data = out.read_bytes()
-    if data.endswith(b"\n"):
-        return
-    keep = data.rfind(b"\n") + 1
-    with out.open("r+b") as f:
-        f.truncate(keep)
-    print(f"{out}: dropped an unfinished last row ({len(data) - keep} bytes) left by an interrupted run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from s2s_arena.benchmark import instruction_audio, load_benchmark
     from s2s_arena.cli import CommandError
     from s2s_arena.commands.generate import parse_options
+    from s2s_arena.jsonl import append_jsonl, drop_torn_tail, read_jsonl
     from s2s_arena.responses import load_responses
     from s2s_arena.schema import SchemaError, Verdict
     from s2s_arena_metric.judges import get_judge
@@ -115,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.data}: no samples (config {args.config!r}, levels {args.levels or 'all'})")
     judge = get_judge(args.judge, **parse_options(args.option))
     out = Path(args.out)
-    done, n_rows_before = _done_pairs(out, str(out))
-    _drop_torn_tail(out)
+    done, n_rows_before = _done_pairs(out)
+    dropped = drop_torn_tail(out)
+    if dropped:
+        print(f"{out}: dropped an unfinished last row ({dropped} bytes) left by an interrupted run")
 
     todo, missing = [], 0
     for s in samples:
@@ -142,19 +121,17 @@ def run(args: argparse.Namespace) -> int:
     stats: dict = {}
     start = time.time()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("a", encoding="utf-8") as f, tqdm(total=len(todo), desc="pairs", unit="pair") as bar:
+    with tqdm(total=len(todo), desc="pairs", unit="pair") as bar:
         for c0 in range(0, len(todo), args.chunk):
             pairs = [load_pair(*t) for t in todo[c0 : c0 + args.chunk]]
             for _, rows in iter_judge_pairs(judge, pairs, cache=cache, engine=args.engine, batch_size=args.batch_size,
                                             concurrency=args.concurrency, num_gpus=args.num_gpus, stats=stats):
-                for r in rows:
-                    f.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
-                f.flush()
+                append_jsonl(out, [r.to_dict() for r in rows], fsync=False)
                 bar.update(1)
     judge.close()
 
     # Summaries over everything in the file (this run and earlier ones).
-    verdicts = [Verdict.from_dict(json.loads(line)) for line in out.read_text(encoding="utf-8").splitlines() if line.strip()]
+    verdicts = [Verdict.from_dict(row, where=f"{out}:{i}") for i, row in read_jsonl(out)]
     outcomes = resolve(verdicts)
     groups = {s.id: {"level": s.level, "task": s.task} for s in samples}
     summary = {}
