@@ -272,8 +272,6 @@ def _cluster_weights(n_clusters: int, rounds: int, rng: np.random.Generator) -> 
 
 def _distinct_rows(m) -> tuple[Any, np.ndarray]:
     """The distinct rows of a CSR matrix and how often each occurs."""
-    from scipy import sparse
-
     m = m.tocsr()
     m.sort_indices()
     seen: dict[bytes, int] = {}

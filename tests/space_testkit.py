@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import struct
 
 
@@ -24,3 +25,10 @@ def wav_metadata(data: bytes) -> bytes:
     chunks = wav_chunks(data)
     assert [cid for cid, _ in chunks] == [b"fmt ", b"data"], [cid for cid, _ in chunks]
     return data[:12] + b"".join(cid + body for cid, body in chunks if cid != b"data")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

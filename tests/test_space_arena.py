@@ -6,7 +6,6 @@ spoken responses plus a fifth synthesized system (``arena_responses`` in conftes
 
 from __future__ import annotations
 
-import socket
 import time
 
 import httpx
@@ -16,13 +15,7 @@ import pytest
 from s2s_arena.audio import loudness_lufs, read_raw
 from s2s_arena.responses import ResponseWriter, load_responses
 from space.app import serve
-from space_testkit import wav_metadata
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from space_testkit import free_port, wav_metadata
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def test_api_stages_and_style_prompt(tiny):
     _, llm, _ = tiny
     samples = make_samples(3)  # s002 is an L2 sample that must be spoken fast, then normal, then slow
     with OpenAIAudioServer() as srv:
-        system = get_system(f"cascade:openai:whisper-1+openai:gpt-4o-mini+openai:gpt-4o-mini-tts",
+        system = get_system("cascade:openai:whisper-1+openai:gpt-4o-mini+openai:gpt-4o-mini-tts",
                             base_url=srv.url, api_key="k", voice="coral")
         outs = system.respond(samples)
         by_path = {}
