@@ -31,6 +31,7 @@ DEFAULT_MIN_VOTES = 30
 BOOTSTRAP_RIDGE = 1e-2
 _BLOCK = 256  # bootstrap rounds per batched fit
 _BLOCK_CELLS = 4_000_000  # ... and at most this many cluster weights per block (~32 MB)
+_CHUNK_CELLS = 250_000  # cluster counts drawn at once in Bradley–Terry bootstrap rounds (~2 MB)
 
 
 def _block(n_clusters: int) -> int:
@@ -263,11 +264,35 @@ class Fit:
     tie_param: float | None = None  # Davidson's nu
 
 
-def _cluster_weights(n_clusters: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
-    """Multinomial resampling of clusters: how often each was drawn, for ``rounds`` rounds."""
+def _cluster_counts(n_clusters: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
+    """Multinomial resampling of clusters: (rounds, n_clusters) int64, how often each was drawn.
+    Successive calls continue one stream, so drawing R rounds in chunks gives the same counts as at once."""
     draws = rng.integers(0, n_clusters, size=(rounds, n_clusters), dtype=np.int64)
-    flat = draws + (np.arange(rounds, dtype=np.int64) * n_clusters)[:, None]
-    return np.bincount(flat.ravel(), minlength=rounds * n_clusters).reshape(rounds, n_clusters).astype(float)
+    draws += (np.arange(rounds, dtype=np.int64) * n_clusters)[:, None]
+    return np.bincount(draws.ravel(), minlength=rounds * n_clusters).reshape(rounds, n_clusters)
+
+
+def _cluster_weights(n_clusters: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
+    """:func:`_cluster_counts` as floats, ready to multiply with per-cluster statistics."""
+    return _cluster_counts(n_clusters, rounds, rng).astype(float)
+
+
+def _resampled_totals(stats_t, rounds: int, draw) -> np.ndarray:
+    """Per-pair totals of ``rounds`` bootstrap rounds, (rounds, 3P). ``stats_t`` is the (3P, C) CSC
+    transpose of the cluster statistics, ``draw(r)`` returns (r, C) cluster counts.
+
+    Counts are drawn a few rounds at a time (at most ``_CHUNK_CELLS`` of them): memory stays bounded
+    however many clusters there are, and laid out cluster-major the chunk is read once, cluster by
+    cluster, while the (3P, r) result stays in cache (a round-major or larger layout made the product
+    a scattered read of tens of MB per pair)."""
+    n_clusters = stats_t.shape[1]
+    chunk = max(1, min(rounds, _CHUNK_CELLS // max(n_clusters, 1)))
+    out = np.empty((rounds, stats_t.shape[0]))
+    for start in range(0, rounds, chunk):
+        r = min(chunk, rounds - start)
+        counts = draw(r).T.astype(float, order="C")  # (C, r)
+        out[start:start + r] = (stats_t @ counts).T
+    return out
 
 
 def _distinct_rows(m) -> tuple[Any, np.ndarray]:
@@ -313,21 +338,16 @@ def fit(outcomes: Outcomes, *, ties: str = "half", weights: bool = True, bootstr
                 n_c, pvals = st.matrix.shape[0], freq / freq.sum()
 
                 def draw(r):
-                    return rng.multinomial(n_c, pvals, size=r).astype(float)
+                    return rng.multinomial(n_c, pvals, size=r)
             else:
                 matrix = st.matrix
         if draw is None:
             def draw(r):
-                return _cluster_weights(matrix.shape[0], r, rng)
-        # (3P, C) stats times a (C, rounds) block of cluster weights: dense BLAS when it fits in a
-        # few tens of MB (typical: thousands of instructions), sparse otherwise.
-        mt = matrix.T.tocsr()
-        if mt.shape[0] * mt.shape[1] <= 4_000_000:
-            mt = mt.toarray()
-        block = _block(matrix.shape[0])
-        for start in range(0, bootstrap, block):
-            r = min(block, bootstrap - start)
-            tot = np.asarray(mt @ draw(r).T).T  # (r, 3P)
+                return _cluster_counts(matrix.shape[0], r, rng)
+        stats_t = matrix.T  # CSC, no copy
+        for start in range(0, bootstrap, _BLOCK):
+            r = min(_BLOCK, bootstrap - start)
+            tot = _resampled_totals(stats_t, r, draw)  # (r, 3P)
             bwi, bwj, bt = st.split(tot)
             if ties == "half":
                 out.append(_fit_bt_batch(st.pair_i, st.pair_j, k, bwi + 0.5 * bt, bwi + bwj + bt,
