@@ -32,6 +32,12 @@ MAX_DURATION_S = 60.0
 MAX_SECONDS_PER_WORD = 3.0    # longer means the synthesiser hung on something
 DEFAULT_MAX_WER = 0.5         # TTS + ASR round trip: a loose bar that still catches garbage
 
+# Cues that shift one measure away from the same voice's neutral rendering:
+# attribute -> (Prosody field, the value that raises it, minimum shift, what is compared, unit).
+_SHIFT_CUES = {
+    "pitch": ("f0_median_st", "high", PITCH_MIN_DELTA_ST, "F0 - neutral F0", "st"),
+    "volume": ("loudness_lufs", "loud", VOLUME_MIN_DELTA_DB, "loudness - neutral", "LU"),
+}
 MEASURED_FIELDS = ("duration_s", "speech_s", "speaking_rate_sps", "articulation_rate_sps", "f0_median_st",
                    "f0_range_st", "f0_mean_hz", "loudness_lufs", "spectral_tilt_db", "voiced_fraction",
                    "hnr_db", "n_pauses", "pause_total_s", "clipping_fraction")
@@ -81,22 +87,16 @@ def check_cues(cues: Mapping[str, Any], p: Prosody, neutral: Prosody | None, tex
             ok = ratio <= RATE_SLOW_MAX_RATIO if value == "slow" else ratio >= RATE_FAST_MIN_RATIO
             bound = f"<= {RATE_SLOW_MAX_RATIO}" if value == "slow" else f">= {RATE_FAST_MIN_RATIO}"
             checks.append(_check("speaking_rate", f"{value}: rate / neutral rate {bound}", ratio, ok))
-        elif attr == "pitch" and value != "normal":
-            if neutral is None or not _finite(p.f0_median_st, neutral.f0_median_st):
-                checks.append(_check("pitch", value, None, None if neutral is None else False))
+        elif attr in _SHIFT_CUES and value != "normal":
+            field, up, min_delta, what, unit = _SHIFT_CUES[attr]
+            here, ref = getattr(p, field), None if neutral is None else getattr(neutral, field)
+            if neutral is None or not _finite(here, ref):
+                checks.append(_check(attr, value, None, None if neutral is None else False))
                 continue
-            delta = p.f0_median_st - neutral.f0_median_st
-            ok = delta >= PITCH_MIN_DELTA_ST if value == "high" else delta <= -PITCH_MIN_DELTA_ST
-            sign = ">= +" if value == "high" else "<= -"
-            checks.append(_check("pitch", f"{value}: F0 - neutral F0 {sign}{PITCH_MIN_DELTA_ST} st", delta, ok))
-        elif attr == "volume" and value != "normal":
-            if neutral is None or not _finite(p.loudness_lufs, neutral.loudness_lufs):
-                checks.append(_check("volume", value, None, None if neutral is None else False))
-                continue
-            delta = p.loudness_lufs - neutral.loudness_lufs
-            ok = delta >= VOLUME_MIN_DELTA_DB if value == "loud" else delta <= -VOLUME_MIN_DELTA_DB
-            sign = ">= +" if value == "loud" else "<= -"
-            checks.append(_check("volume", f"{value}: loudness - neutral {sign}{VOLUME_MIN_DELTA_DB} LU", delta, ok))
+            delta = here - ref
+            ok = delta >= min_delta if value == up else delta <= -min_delta
+            sign = ">= +" if value == up else "<= -"
+            checks.append(_check(attr, f"{value}: {what} {sign}{min_delta} {unit}", delta, ok))
         elif attr == "voice_quality" and value == "whisper":
             checks.append(_check("voice_quality", f"whisper: voiced fraction <= {WHISPER_MAX_VOICED}",
                                  p.voiced_fraction, _finite(p.voiced_fraction) and p.voiced_fraction <= WHISPER_MAX_VOICED))
