@@ -44,7 +44,9 @@ def free_port() -> int:
 def start(args, port: int, log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "s2s_arena.cli", "serve", "--data", str(args.data), "--responses",
            str(args.responses), "--db", args.db, "--port", str(port), "--votes-per-minute", "1000",
-           "--client-votes-per-minute", "1000000"]
+           "--client-votes-per-minute", "1000000",
+           # 50 voters share one address (127.0.0.1): the per-client battle limit is lifted for them.
+           "--battles-per-minute", "1000", "--client-battles-per-minute", "1000000"]
     return subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
 
@@ -163,7 +165,7 @@ def main() -> int:
         "votes_acked": steady["votes_acked"], "votes_counted": steady["votes_counted"], "votes_per_s": round(steady["votes_acked"] / elapsed, 1),
         "vote_rtt_p50_ms": round(steady["vote_p50_ms"], 1), "vote_rtt_p95_ms": round(steady["vote_p95_ms"], 1),
         "battle_rtt_p50_ms": round(steady["battle_p50_ms"], 1), "battle_rtt_p95_ms": round(steady["battle_p95_ms"], 1),
-        "errors_steady": steady["errors"],
+        "errors_steady": steady["errors"], "battles_refused_steady": steady["battles_refused"],
         "crash_acked_before_kill": acked_before_kill, "crash_acked_total": len(crash.acked),
         "crash_restart_s": round(restart, 1), "acked_votes_missing_from_store": len(missing),
     }

@@ -26,6 +26,7 @@ class LoadResult:
     vote_rtt_s: list[float] = field(default_factory=list)  # POST /api/vote round trips
     battle_rtt_s: list[float] = field(default_factory=list)
     errors: int = 0  # requests that failed (connection refused while the server was down, 5xx)
+    battles_refused: int = 0  # POST /api/battle answered 429 (over the battle rate limit)
 
     def summary(self) -> dict[str, float]:
         def pct(xs: list[float], q: float) -> float:
@@ -33,7 +34,8 @@ class LoadResult:
 
         return {"votes_acked": len(self.acked), "votes_counted": self.counted, "errors": self.errors,
                 "vote_p50_ms": pct(self.vote_rtt_s, 50), "vote_p95_ms": pct(self.vote_rtt_s, 95),
-                "battle_p50_ms": pct(self.battle_rtt_s, 50), "battle_p95_ms": pct(self.battle_rtt_s, 95)}
+                "battle_p50_ms": pct(self.battle_rtt_s, 50), "battle_p95_ms": pct(self.battle_rtt_s, 95),
+                "battles_refused": self.battles_refused}
 
 
 def clip_seconds(wav: bytes) -> float:
@@ -51,6 +53,10 @@ async def _voter(i: int, url: str, stop: asyncio.Event, out: LoadResult, clip_wa
             try:
                 t0 = time.perf_counter()
                 r = await client.post("/api/battle", json={})
+                if r.status_code == 429:  # over the battle limit: wait as told, as a browser would
+                    out.battles_refused += 1
+                    await asyncio.sleep(min(5.0, float(r.headers.get("retry-after", "1"))))
+                    continue
                 if r.status_code != 200:
                     out.errors += 1
                     await asyncio.sleep(0.2)

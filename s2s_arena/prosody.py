@@ -386,8 +386,8 @@ def _nuclei_frames(t: Analysis, lo: int = 0, hi: int | None = None) -> np.ndarra
     voiced = (t.f0 > 0)[t.speech]
     if peaks.size and voiced.size and voiced.mean() > 0.2:
         # Voiced neighbourhood (+-20 ms): a peak on a fricative is not a syllable nucleus.
-        f0 = t.f0[lo:hi]
-        peaks = peaks[np.array([bool(np.any(f0[max(0, p - 2):p + 3] > 0)) for p in peaks], bool)]
+        voiced_near = np.convolve((t.f0[lo:hi] > 0).astype(np.int32), np.ones(5, np.int32))[2:hi - lo + 2] > 0
+        peaks = peaks[voiced_near[peaks]]
     return peaks + lo
 
 
@@ -586,8 +586,13 @@ def _segment_bounds(t: Analysis, n: int) -> list[tuple[int, int]]:
     return [(edges[k], edges[k + 1]) for k in range(n)]
 
 
+# Per-part measures that cost more than the rate: a caller that needs only some names them in
+# ``measure_segments(fields=...)``; the others are left NaN.
+SEGMENT_OPTIONAL_FIELDS = frozenset({"f0_median_st", "f0_range_st", "loudness_lufs", "rms_db"})
+
+
 def measure_segments(x: Any, sr: int, n: int, *, text: str | None = None, where: str = "audio",
-                     analysis: Analysis | None = None) -> list[Segment]:
+                     analysis: Analysis | None = None, fields: Any = None) -> list[Segment]:
     """Split the speech into ``n`` consecutive segments and measure each.
 
     Cuts fall in the ``n - 1`` longest pauses (a "fast, then normal, then slow" response has its
@@ -595,9 +600,21 @@ def measure_segments(x: Any, sr: int, n: int, *, text: str | None = None, where:
     segment come from ``text`` when it holds ``n`` parts separated by ``" | "``; otherwise from
     syllable nuclei, rescaled to the text's total syllable count when ``text`` is given. A silent
     clip yields ``n`` empty segments. ``analysis`` (from :func:`analyse`) skips the analysis.
+    ``fields`` (Segment field names; None = all) limits the optional measures (median and range of
+    F0, loudness, RMS level) to those named; the rest are NaN. Times, syllables, rates and the voiced
+    fraction are always measured, and a measured field has the same value whatever ``fields`` is.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n: expected an int >= 1 segments, got {n!r}")
+    if fields is None:
+        wanted = SEGMENT_OPTIONAL_FIELDS
+    else:
+        wanted = frozenset([fields] if isinstance(fields, str) else fields)
+        unknown = wanted - {f.name for f in dataclasses.fields(Segment)}
+        if unknown:
+            raise ValueError(f"fields: unknown Segment field(s) {sorted(unknown)}; expected some of "
+                             f"{sorted(f.name for f in dataclasses.fields(Segment))}")
+    want_f0 = bool(wanted & {"f0_median_st", "f0_range_st"})
     x, t = _analysis_for(x, sr, where, analysis)
     if not t.speech.any():
         nan = math.nan
@@ -613,7 +630,8 @@ def measure_segments(x: Any, sr: int, n: int, *, text: str | None = None, where:
         syll = [total_text * k / sum(nuclei) for k in nuclei]
     else:
         syll = [float(k) for k in nuclei]
-    hop = int(round(HOP_S * t.sr))
+    hop, win = int(round(HOP_S * t.sr)), int(round(WIN_S * t.sr))
+    nan = math.nan
     out = []
     for k, ((a, b), s) in enumerate(zip(bounds, syll)):
         start, end = a * HOP_S, b * HOP_S + WIN_S - HOP_S
@@ -622,14 +640,17 @@ def measure_segments(x: Any, sr: int, n: int, *, text: str | None = None, where:
         speech_s = max(span - inner_pause, 1e-9)
         frames = t.speech[a:b]
         voiced = (t.f0[a:b] > 0) & frames
-        med, rng, _, _ = _f0_stats(t.f0[a:b][voiced])
-        seg = t.x[a * hop:b * hop + int(round(WIN_S * t.sr))]
+        med, rng, _, _ = _f0_stats(t.f0[a:b][voiced]) if want_f0 else (nan, nan, nan, nan)
+        # The part's own samples (a view): the last frame's window ends at b * hop + win.
+        seg = t.x[a * hop:b * hop + win]
         out.append(Segment(
             index=k, start_s=round(float(start), 3), end_s=round(float(end), 3), speech_s=round(float(speech_s), 3),
             syllables=round(float(s), 2), speaking_rate_sps=float(s / span), articulation_rate_sps=float(s / speech_s),
-            f0_median_st=med, f0_range_st=rng, loudness_lufs=audio.loudness_lufs(seg, t.sr),
-            rms_db=_rms_db(t.x[a * hop:], t.sr, frames),
-            voiced_fraction=float(voiced.sum() / frames.sum()) if frames.any() else math.nan,
+            f0_median_st=med if "f0_median_st" in wanted else nan,
+            f0_range_st=rng if "f0_range_st" in wanted else nan,
+            loudness_lufs=audio.loudness_lufs(seg, t.sr) if "loudness_lufs" in wanted else nan,
+            rms_db=_rms_db(seg, t.sr, frames) if "rms_db" in wanted else nan,
+            voiced_fraction=float(voiced.sum() / frames.sum()) if frames.any() else nan,
         ))
     return out
 

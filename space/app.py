@@ -4,7 +4,8 @@ Own routes (all tokens are random per battle; nothing in a URL names a system or
 
 * ``GET  /clip/<clip>``               the re-encoded clip, with Range support (bytes are counted)
 * ``POST /clip/<clip>/<event>``       play | pause | ended, timed by the server's play clock
-* ``POST /api/battle``                a new battle (JSON: instruction, target, clip URLs; no systems)
+* ``POST /api/battle``                a new battle (JSON: instruction, target, clip URLs; no systems);
+                                      429 with ``Retry-After`` over the session's or client's battle limit
 * ``GET  /api/battle/<token>``        listening so far and whether voting is unlocked
 * ``POST /api/vote``                  {token, winner, failure?} -> the stored vote and the reveal
 * ``GET  /healthz``                   votes in the store
@@ -15,6 +16,7 @@ through one code path to the store. On Hugging Face Spaces this file is the entr
 """
 
 import html
+import math
 import os
 import sys
 import threading
@@ -29,7 +31,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 if __package__ in (None, ""):  # run as a script on Spaces: make `space` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from space.battles import Arena, BattleError  # noqa: E402
+from space.battles import Arena, BattleError, RateLimited  # noqa: E402
 from space.media import TOKEN_RE, clip_headers, parse_range  # noqa: E402
 
 FAILURE_CHOICES = [("followed the instruction, but worse", "worse"),
@@ -67,7 +69,8 @@ class Context:
 def build_context(data_dir: str | os.PathLike, responses_dir: str | os.PathLike, db_url: str | None = None,
                   verdicts: str | os.PathLike | None = None, *, config: str = "all", seed: int = 0,
                   min_listen: float = 0.8, votes_per_minute_session: int = 10,
-                  votes_per_minute_client: int = 120, bootstrap: int = 200, min_votes: int | None = None,
+                  votes_per_minute_client: int = 120, battles_per_minute_session: int = 30,
+                  battles_per_minute_client: int = 300, bootstrap: int = 200, min_votes: int | None = None,
                   hub_repo: str | None = None) -> Context:
     from s2s_arena.benchmark import load_benchmark
     from s2s_arena.responses import load_responses
@@ -81,7 +84,9 @@ def build_context(data_dir: str | os.PathLike, responses_dir: str | os.PathLike,
     views = Views(store, verdicts, bootstrap=bootstrap, seed=seed, min_votes=min_votes)
     arena = Arena(samples, responses, store, seed=seed, min_listen=min_listen,
                   votes_per_minute_session=votes_per_minute_session,
-                  votes_per_minute_client=votes_per_minute_client, board_provider=views.human_board_rows)
+                  votes_per_minute_client=votes_per_minute_client,
+                  battles_per_minute_session=battles_per_minute_session,
+                  battles_per_minute_client=battles_per_minute_client, board_provider=views.human_board_rows)
     return Context(arena, views)
 
 
@@ -129,6 +134,9 @@ def add_routes(app: Any, ctx: Context) -> None:
         session, client = session_of(request)
         try:
             b = arena.new_battle(session, client, level=body.get("level") or None)
+        except RateLimited as e:
+            return JSONResponse({"error": str(e), "retry_after_s": round(e.retry_after_s, 1)}, status_code=429,
+                                headers={"Retry-After": str(math.ceil(e.retry_after_s))})
         except BattleError as e:
             return JSONResponse({"error": str(e)}, status_code=400)
         return JSONResponse(battle_payload(b))
@@ -226,6 +234,9 @@ def build_blocks(ctx: Context):
         session, client = session_key(request)
         try:
             b = arena.new_battle(session, client, level=None if level in (None, "", "any") else level)
+        except RateLimited as e:
+            return ["", "", f"Slow down: {e}.", gr.Timer(active=False), "", gr.Button(visible=True),
+                    *locked_buttons(False)]
         except BattleError as e:
             return ["", "", f"Error: {e}", gr.Timer(active=False), "", gr.Button(visible=False),
                     *locked_buttons(False)]

@@ -14,10 +14,15 @@ spending the time:
 anyway (through the API, or a tampered page) is stored with ``counted = false`` and
 ``exclusion_reason = "not_listened"``; a second vote on a battle is stored as ``after_reveal``; a
 session or client over its rate limit is stored as ``rate_limited``.
+
+Starting a battle writes a ``battles`` row and re-encodes clips, so battle creation has its own
+per-session and per-client limits (the same :class:`RateLimiter`): a battle over either limit is
+refused with :class:`RateLimited` before anything is stored or encoded.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -84,6 +89,15 @@ class Battle:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class RateLimited(BattleError):
+    """A battle refused because its session or client started too many; ``retry_after_s`` says when
+    the next one will be accepted."""
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class RateLimiter:
     """At most ``limit`` events per ``window_s`` per key (sliding window, in memory)."""
 
@@ -92,14 +106,30 @@ class RateLimiter:
         self._events: dict[str, deque] = {}
         self._lock = threading.Lock()
 
+    def _window(self, key: str, now: float) -> deque:
+        q = self._events.setdefault(key, deque())
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        return q
+
     def hit(self, key: str, now: float) -> bool:
         """Record an event; False when the key is over its limit."""
         with self._lock:
-            q = self._events.setdefault(key, deque())
-            while q and q[0] <= now - self.window_s:
-                q.popleft()
+            q = self._window(key, now)
             q.append(now)
             return len(q) <= self.limit
+
+    def wait_s(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may have one more event (0 when it may now); records nothing."""
+        with self._lock:
+            q = self._window(key, now)
+            if not q:
+                self._events.pop(key, None)  # keys that went quiet do not pile up
+            if len(q) < self.limit:
+                return 0.0
+            if self.limit <= 0:
+                return self.window_s
+            return max(0.0, q[len(q) - self.limit] + self.window_s - now)
 
 
 @dataclass
@@ -122,6 +152,8 @@ class Arena:
         min_listen: float = 0.8,
         votes_per_minute_session: int = 10,
         votes_per_minute_client: int = 120,
+        battles_per_minute_session: int = 30,
+        battles_per_minute_client: int = 300,
         board_provider: Any = None,
         max_battles: int = 10_000,
     ):
@@ -133,6 +165,9 @@ class Arena:
         self._rng_lock = threading.Lock()
         self.session_limit = RateLimiter(votes_per_minute_session)
         self.client_limit = RateLimiter(votes_per_minute_client)
+        self.battle_session_limit = RateLimiter(battles_per_minute_session)
+        self.battle_client_limit = RateLimiter(battles_per_minute_client)
+        self._battle_gate = threading.Lock()
         self.board_provider = board_provider  # () -> {system: leaderboard row}, for the sampler
         self.cache = ClipCache()
         self.battles: dict[str, Battle] = {}
@@ -160,6 +195,9 @@ class Arena:
 
     # --- battle creation --------------------------------------------------------------------------
     def new_battle(self, session: str, client: str = "", level: str | None = None) -> Battle:
+        """Start a battle; :class:`RateLimited` (nothing stored) when the session or client is over
+        its battle limit."""
+        self._admit_battle(session, client)
         candidates = [sid for sid in self.playable if not level or self.samples[sid].level == level]
         if not candidates:
             raise BattleError(f"no sample of level {level!r} has two responses")
@@ -197,6 +235,20 @@ class Arena:
             self.battles[token] = battle
             self._forget_old()
         return battle
+
+    def _admit_battle(self, session: str, client: str) -> None:
+        # A refused battle is not recorded: it stored nothing, and a visitor who waits gets back in.
+        now = time.time()
+        with self._battle_gate:
+            limits = ((self.battle_session_limit, session, "this session"),
+                      (self.battle_client_limit, client or session, "your address"))
+            for limiter, key, who in limits:
+                wait = limiter.wait_s(key, now)
+                if wait > 0:
+                    raise RateLimited(f"too many new battles from {who} (at most {limiter.limit} a minute); "
+                                      f"please wait {math.ceil(wait)} s and try again", wait)
+            for limiter, key, _ in limits:
+                limiter.hit(key, now)
 
     def _add_clip(self, clip: Clip, battle: str, side: str) -> str:
         tok = new_token()

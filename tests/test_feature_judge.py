@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -202,3 +204,22 @@ def test_content_scores_from_transcripts():
 def test_unknown_option_is_a_clear_error():
     with pytest.raises(TypeError, match="temprature"):
         get_judge("feature", temprature=0)
+
+
+def test_sequences_measure_only_the_per_part_fields_they_compare(synth):
+    j = FeatureJudge()
+    rate_seq = sample({"speaking_rate": ["fast", "normal", "slow"]})
+    a = render(synth, {"speaking_rate": ["fast", "normal", "slow"]})
+    b = render(synth, {})
+    j.judge([PairInput(rate_seq, a, b)])
+    m = j.measure(a, SR)
+    assert m.segment_fields[3] == {"articulation_rate_sps"}
+    assert all(math.isnan(s.loudness_lufs) and math.isnan(s.f0_median_st) for s in m.segments[3])
+    # The same clip judged later on a volume sequence: its parts are re-measured with loudness too,
+    # and the verdict equals that of a judge that never saw the rate sequence.
+    vol_seq = sample({"volume": ["quiet", "normal", "loud"]}, sid="s2")
+    got = j.judge([PairInput(vol_seq, a, b)])[0]
+    assert m.segment_fields[3] == {"articulation_rate_sps", "loudness_lufs"}
+    assert all(math.isfinite(s.loudness_lufs) for s in m.segments[3])
+    want = FeatureJudge().judge([PairInput(vol_seq, a, b)])[0]
+    assert (got.verdict, got.reason) == (want.verdict, want.reason)

@@ -265,3 +265,22 @@ def test_a_cut_that_would_move_praat_frames_falls_back_to_the_whole_clip(synth, 
     half_step = int(prosody.PITCH_STEP_S * prosody.PITCH_SR / 2)  # a cut off Praat's frame grid
     monkeypatch.setattr(prosody, "_crop_silence", lambda y, sr, db: (y[half_step:], half_step / sr))
     np.testing.assert_allclose(prosody._pitch(x, SR, db)[0], whole[0], atol=1e-6)
+
+
+def test_segments_measure_only_the_fields_asked_for(synth):
+    r = synth.synthesize(TEXT, attributes={"speaking_rate": ["fast", "normal", "slow"]})
+    a = prosody.analyse(r.audio, SR)
+    full = prosody.measure_segments(r.audio, SR, 3, analysis=a)
+    rate_only = prosody.measure_segments(r.audio, SR, 3, analysis=a, fields=["articulation_rate_sps"])
+    loud_only = prosody.measure_segments(r.audio, SR, 3, analysis=a, fields="loudness_lufs")
+    assert all(math.isfinite(s.loudness_lufs) and math.isfinite(s.f0_median_st) for s in full)
+    for f, r_, l_ in zip(full, rate_only, loud_only):
+        # What is measured is the same number whatever else is asked for; the rest is NaN.
+        for seg in (r_, l_):
+            assert (seg.start_s, seg.end_s, seg.syllables, seg.articulation_rate_sps, seg.voiced_fraction) == (
+                f.start_s, f.end_s, f.syllables, f.articulation_rate_sps, f.voiced_fraction)
+            assert math.isnan(seg.f0_median_st) and math.isnan(seg.f0_range_st) and math.isnan(seg.rms_db)
+        assert math.isnan(r_.loudness_lufs)
+        assert l_.loudness_lufs == f.loudness_lufs
+    with pytest.raises(ValueError, match="fields: unknown Segment field.*'loudness'"):
+        prosody.measure_segments(r.audio, SR, 3, analysis=a, fields=["loudness"])

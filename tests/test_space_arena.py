@@ -6,7 +6,10 @@ spoken responses plus a fifth synthesized system (``arena_responses`` in conftes
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from contextlib import closing
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -164,6 +167,47 @@ def test_rate_limit_per_session(space):
     results = [vote(client, b, "hasty", "tie").json() for b in battles]
     assert [r["counted"] for r in results] == [True, True, True, False]
     assert results[-1]["reason"] == "rate_limited"
+
+
+def battle_rows(db: Path) -> int:
+    with closing(sqlite3.connect(db)) as con:
+        return con.execute("SELECT count(*) FROM battles").fetchone()[0]
+
+
+def test_battle_creation_is_rate_limited_and_stores_nothing_when_refused(tmp_path, mini_dataset, arena_responses):
+    db = tmp_path / "votes.db"
+    srv = serve(mini_dataset, arena_responses, f"sqlite:///{db}", port=free_port(), block=False, ui=False,
+                battles_per_minute_session=3, battles_per_minute_client=5, bootstrap=0)
+    arena = srv.ctx.arena
+    try:
+        with httpx.Client(base_url=srv.url, timeout=30) as client:
+            for _ in range(3):
+                new_battle(client, "flooder")
+            assert battle_rows(db) == 3
+            kept = (dict(arena.battles), dict(arena.clips))
+            refused = client.post("/api/battle", json={}, headers={"X-Arena-Session": "flooder"})
+            assert refused.status_code == 429
+            assert "this session" in refused.json()["error"] and "3 a minute" in refused.json()["error"]
+            assert 0 < int(refused.headers["retry-after"]) <= 60
+            assert battle_rows(db) == 3 and (arena.battles, arena.clips) == kept  # nothing stored or encoded
+            # Fresh sessions from the same address share its client budget (5 a minute).
+            new_battle(client, "second-tab")
+            new_battle(client, "third-tab")
+            over_client = client.post("/api/battle", json={}, headers={"X-Arena-Session": "fourth-tab"})
+            assert over_client.status_code == 429 and "your address" in over_client.json()["error"]
+            assert battle_rows(db) == 5 and len(arena.battles) == 5
+    finally:
+        srv.close()
+
+
+def test_a_refused_battle_does_not_extend_the_wait():
+    from space.battles import RateLimiter
+
+    limiter = RateLimiter(2, window_s=60.0)
+    assert limiter.hit("s", 0.0) and limiter.hit("s", 10.0)
+    assert limiter.wait_s("s", 20.0) == pytest.approx(40.0)
+    assert limiter.wait_s("s", 30.0) == pytest.approx(30.0)  # asking again recorded nothing
+    assert limiter.wait_s("s", 60.5) == 0.0 and limiter.wait_s("other", 20.0) == 0.0
 
 
 def test_bad_requests_are_refused(space):

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.slow
 def start_server(data: Path, resp: Path, db: str, port: int, log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "s2s_arena.cli", "serve", "--data", str(data), "--responses", str(resp),
            "--db", db, "--port", str(port), "--votes-per-minute", "1000", "--client-votes-per-minute", "100000",
+           "--battles-per-minute", "1000", "--client-battles-per-minute", "100000",  # 50 voters, one address
            "--api-only"]  # the page is not under test here (test_space_browser is); the vote path is
     return subprocess.Popen(cmd, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
                             env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})

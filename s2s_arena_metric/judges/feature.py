@@ -54,6 +54,7 @@ class Measured:
     tail_db: float = math.nan
     prominence_db: float = math.nan  # loudest 100 ms above the median speech level (emphasis)
     segments: dict[int, list[prosody.Segment]] = field(default_factory=dict)  # n parts -> measured parts
+    segment_fields: dict[int, frozenset[str]] = field(default_factory=dict)  # n parts -> fields measured
     transcript: str | None = None
 
 
@@ -116,8 +117,12 @@ def repetition_count(transcript: str) -> int:
     return sum(1 for i in range(len(w) - k + 1) if w[i:i + k] == head)
 
 
-def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float], sequence_lengths: tuple[int, ...] = ()) -> Measured:
-    """Measure one response and find what breaks it (a module function, so worker processes can run it)."""
+def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float],
+                 sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = ()) -> Measured:
+    """Measure one response and find what breaks it (a module function, so worker processes can run it).
+
+    ``sequence_needs`` (from :func:`_sequence_needs`): for each number of parts, the Segment fields
+    the sample's sequences compare; only those per-part measures are computed."""
     try:
         # One analysis serves the whole-clip measures and every segmentation (the pitch track is
         # most of the cost).
@@ -140,8 +145,9 @@ def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float], sequence_length
         broken.append("truncated")
     m = Measured(p, broken, tail_db, prominence_db(x, sr))
     if not broken:
-        for n in sequence_lengths:
-            m.segments[n] = prosody.measure_segments(x, sr, n, where="response", analysis=analysis)
+        for n, fields in sequence_needs:
+            m.segments[n] = prosody.measure_segments(x, sr, n, where="response", analysis=analysis, fields=fields)
+            m.segment_fields[n] = frozenset(fields)
     return m
 
 
@@ -165,9 +171,14 @@ def _measure_job(args: tuple) -> Measured:
     return measure_clip(*args)
 
 
-def _sequence_lengths(sample: Sample) -> tuple[int, ...]:
-    return tuple(sorted({len(v) for k, v in (sample.requirements or {}).items()
-                         if k in _SEQUENCE_UNITS and isinstance(v, list) and len(v) > 1}))
+def _sequence_needs(sample: Sample) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """For each number of parts a sequence requirement splits a response into, the Segment fields it
+    compares (a rate sequence needs no per-part loudness or F0)."""
+    needs: dict[int, set[str]] = {}
+    for k, v in (sample.requirements or {}).items():
+        if k in _SEQUENCE_UNITS and isinstance(v, list) and len(v) > 1:
+            needs.setdefault(len(v), set()).add(_SEQUENCE_UNITS[k][0])
+    return tuple((n, tuple(sorted(f))) for n, f in sorted(needs.items()))
 
 
 class FeatureJudge(Judge):
@@ -205,15 +216,15 @@ class FeatureJudge(Judge):
         return out if isinstance(out, str) else str(getattr(out, "text", out))
 
     def measure(self, x: np.ndarray, sr: int, *, language: str = "en",
-                sequence_lengths: tuple[int, ...] = ()) -> Measured:
-        """Measure one clip (cached by content hash and rate), with the parts ``sequence_lengths``
+                sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = ()) -> Measured:
+        """Measure one clip (cached by content hash and rate), with the parts ``sequence_needs``
         ask for measured from the same analysis."""
         key = self._key(x, sr)
         m = self._cache.get(key)
         if m is not None:
             self._cache.move_to_end(key)
         else:
-            m = measure_clip(x, sr, self.rules["veto"], sequence_lengths)
+            m = measure_clip(x, sr, self.rules["veto"], sequence_needs)
             self._remember(key, m)
         if self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
             m.transcript = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
@@ -242,7 +253,7 @@ class FeatureJudge(Judge):
             for x in (it.audio_a, it.audio_b):
                 key = self._key(x, it.sr)
                 if key not in self._cache and key not in jobs:
-                    jobs[key] = (x, int(it.sr), self.rules["veto"], _sequence_lengths(it.sample))
+                    jobs[key] = (x, int(it.sr), self.rules["veto"], _sequence_needs(it.sample))
         if len(jobs) < 2:
             return
         if self._pool is None:
@@ -260,9 +271,14 @@ class FeatureJudge(Judge):
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def _segments(self, m: Measured, x: np.ndarray, sr: int, n: int) -> list[prosody.Segment]:
-        if n not in m.segments:
-            m.segments[n] = prosody.measure_segments(x, sr, n, where="response")
+    def _segments(self, m: Measured, x: np.ndarray, sr: int, n: int, key: str) -> list[prosody.Segment]:
+        """The ``n`` parts of a clip with ``key`` measured; a clip measured (and cached) for another
+        sample's requirements is re-measured with the fields both need."""
+        have = m.segment_fields.get(n, frozenset())
+        if n not in m.segments or (key in prosody.SEGMENT_OPTIONAL_FIELDS and key not in have):
+            fields = have | {key}
+            m.segments[n] = prosody.measure_segments(x, sr, n, where="response", fields=fields)
+            m.segment_fields[n] = fields
         return m.segments[n]
 
     @staticmethod
@@ -313,8 +329,8 @@ class FeatureJudge(Judge):
                 key, unit, label = _SEQUENCE_UNITS[attr]
                 cfg = A[f"{attr}_sequence"]
                 n = len(value)
-                sa = [getattr(g, key) for g in self._segments(ma, item.audio_a, item.sr, n)]
-                sb = [getattr(g, key) for g in self._segments(mb, item.audio_b, item.sr, n)]
+                sa = [getattr(g, key) for g in self._segments(ma, item.audio_a, item.sr, n, key)]
+                sb = [getattr(g, key) for g in self._segments(mb, item.audio_b, item.sr, n, key)]
                 ranks = [_RANK[v] if attr == "speaking_rate" else _DIRECTION.get(v, 0) + 1 for v in value]
                 add(attr, self._sequence_compliance(sa, ranks, attr == "speaking_rate", cfg["cap"]),
                     self._sequence_compliance(sb, ranks, attr == "speaking_rate", cfg["cap"]), cfg["jnd"],
@@ -409,9 +425,9 @@ class FeatureJudge(Judge):
 
     def judge_one(self, item: PairInput) -> Judgement:
         lang = item.sample.language or "en"
-        seq = _sequence_lengths(item.sample)
-        ma = self.measure(item.audio_a, item.sr, language=lang, sequence_lengths=seq)
-        mb = self.measure(item.audio_b, item.sr, language=lang, sequence_lengths=seq)
+        seq = _sequence_needs(item.sample)
+        ma = self.measure(item.audio_a, item.sr, language=lang, sequence_needs=seq)
+        mb = self.measure(item.audio_b, item.sr, language=lang, sequence_needs=seq)
         if ma.broken or mb.broken:
             both = bool(ma.broken and mb.broken)
             verdict = "both_bad" if both else ("B>>A" if ma.broken else "A>>B")

@@ -23,6 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--votes-per-minute", type=int, default=10, help="counted votes per session per minute (default 10)")
     p.add_argument("--client-votes-per-minute", type=int, default=120,
                    help="counted votes per client address per minute (default 120)")
+    p.add_argument("--battles-per-minute", type=int, default=30,
+                   help="new battles per session per minute; more are refused, nothing stored (default 30)")
+    p.add_argument("--client-battles-per-minute", type=int, default=300,
+                   help="new battles per client address per minute (default 300)")
     p.add_argument("--api-only", action="store_true",
                    help="serve the arena's HTTP API without the Gradio page (load and crash tests)")
     p.add_argument("--hub-repo", default=None, metavar="REPO",
@@ -37,10 +41,17 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"{flag} {path}: no such file or folder")
     if not 0.0 <= args.min_listen <= 1.0:
         raise CommandError(f"--min-listen {args.min_listen}: expected a share between 0 and 1")
+    for flag in ("--votes-per-minute", "--client-votes-per-minute", "--battles-per-minute",
+                 "--client-battles-per-minute"):
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value < 1:
+            raise CommandError(f"{flag} {value}: expected at least 1")
     from space.app import serve
 
     serve(args.data, args.responses, args.db, host=args.host, port=args.port, verdicts=args.verdicts,
           config=args.config, seed=args.seed, min_listen=args.min_listen,
           votes_per_minute_session=args.votes_per_minute,
-          votes_per_minute_client=args.client_votes_per_minute, hub_repo=args.hub_repo, ui=not args.api_only)
+          votes_per_minute_client=args.client_votes_per_minute,
+          battles_per_minute_session=args.battles_per_minute,
+          battles_per_minute_client=args.client_battles_per_minute, hub_repo=args.hub_repo, ui=not args.api_only)
     return 0
