@@ -82,4 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so that the error classes commands raise are the ones it catches
+    # (under `python -m` this file is also loaded a second time as s2s_arena.cli).
+    from s2s_arena.cli import main as _main
+
+    sys.exit(_main())

@@ -133,7 +133,8 @@ def add_routes(app: Any, ctx: Context) -> None:
         body = await _json(request)
         session, client = session_of(request)
         try:
-            b = arena.new_battle(session, client, level=body.get("level") or None)
+            # Re-encoding clips takes a while: off the event loop, so other visitors are not held up.
+            b = await _run_sync(arena.new_battle, session, client, level=body.get("level") or None)
         except RateLimited as e:
             return JSONResponse({"error": str(e), "retry_after_s": round(e.retry_after_s, 1)}, status_code=429,
                                 headers={"Retry-After": str(math.ceil(e.retry_after_s))})
