@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_engine.py [--samples 24] [--concurrency 2] [--data DIR]
 
 Builds (or reads) a benchmark, renders the `reference` and `flat` reference systems, and judges
-every (reference, flat) pair in both orders with `s2s_arena_metric.judging.judge_pairs`, once with
+every (reference, flat) pair in both orders with `s2s_arena.judging.protocol.judge_pairs`, once with
 engine="local" and once with engine="ray" (a local Ray cluster on this machine, `--concurrency`
 actors). Ray is timed twice: cold (cluster + actor start included) and warm (cluster up).
 """
@@ -30,8 +30,8 @@ def main() -> None:
     from s2s_arena.benchmark import load_benchmark
     from s2s_arena.responses import load_responses
     from s2s_arena.systems.reference import render_reference_systems
-    from s2s_arena_metric.judges import get_judge
-    from s2s_arena_metric.judging import Pair, judge_pairs
+    from s2s_arena.judging.judges import get_judge
+    from s2s_arena.judging.protocol import Pair, judge_pairs
 
     work = Path(tempfile.mkdtemp(prefix="bench_engine_"))
     data = args.data

@@ -68,8 +68,8 @@ def render_clips(count: int) -> list[np.ndarray]:
 
 
 def run(pairs: int, repeat: int) -> int:
-    from s2s_arena_metric.judges import PairInput
-    from s2s_arena_metric.judges.feature import FeatureJudge
+    from s2s_arena.judging.judges import PairInput
+    from s2s_arena.judging.judges.feature import FeatureJudge
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}; python {platform.python_version()}")

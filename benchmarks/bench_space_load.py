@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from space_loadgen import LoadResult, run_voters_until, wait_until_up  # noqa: E402
-from space.store import VoteStore  # noqa: E402
+from s2s_arena.arena.store import VoteStore  # noqa: E402
 
 
 def free_port() -> int:

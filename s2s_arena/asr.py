@@ -17,12 +17,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from s2s_arena import audio
-from s2s_arena.cli import CommandError
+from s2s_arena.errors import DependencyError
 
 ASR_SR = 16_000
 
 
-class ASRError(CommandError, RuntimeError):
+class ASRError(DependencyError):
     """A speech recogniser cannot be loaded or run; the message names the spec and what is missing."""
 
 

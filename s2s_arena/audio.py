@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from s2s_arena.errors import ArenaError
+
 SAMPLE_RATE = 24_000
 MAX_DURATION_S = 30 * 60  # anything longer is almost certainly a mistake (a whole podcast, a wrong file)
 
 
-class AudioError(ValueError):
+class AudioError(ArenaError, ValueError):
     """Audio that cannot be used. The message names the file or field and what was expected."""
 
 

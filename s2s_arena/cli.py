@@ -13,6 +13,7 @@ import logging
 import sys
 
 from . import __version__
+from .errors import ArenaError, UsageError
 
 # name -> module. Order is the order shown in --help (the pipeline's order).
 COMMANDS: dict[str, str] = {
@@ -20,16 +21,16 @@ COMMANDS: dict[str, str] = {
     "tasks": "s2s_arena_dataset.commands.tasks",
     "build": "s2s_arena_dataset.commands.build",
     "generate": "s2s_arena.commands.generate",
-    "judge": "s2s_arena_metric.commands.judge",
-    "calibrate": "s2s_arena_metric.commands.calibrate",
+    "judge": "s2s_arena.commands.judge",
+    "calibrate": "s2s_arena.commands.calibrate",
     "leaderboard": "s2s_arena.commands.leaderboard",
     "agreement": "s2s_arena.commands.agreement",
-    "serve": "space.commands.serve",
+    "serve": "s2s_arena.commands.serve",
 }
 
 
-class CommandError(Exception):
-    """A user-facing failure: printed as one line (no traceback), exit status 2."""
+# Commands raise CommandError for a wrong option; every ArenaError is printed as one line (exit 2).
+CommandError = UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,8 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished work is kept and the next run resumes from it", file=sys.stderr)
         return 130
-    except (CommandError, ValueError, FileNotFoundError) as e:
-        # Our errors (SchemaError, AudioError, CommandError) already name the file and field.
+    except ArenaError as e:
+        # Only our own errors (they name the file and field); anything else is a bug and keeps its traceback.
         if args.verbose:
             raise
         print(f"s2s-arena {args.command}: error: {e}", file=sys.stderr)

@@ -8,6 +8,7 @@ them to disk at once (that is what makes runs resumable).
 
 from __future__ import annotations
 
+from s2s_arena.errors import ConfigError
 from typing import Any, Callable, Iterable, Iterator
 
 Worker = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
@@ -32,7 +33,7 @@ def map_batches(
     """Yield ``worker(batch)`` rows for every batch of ``items`` (order not guaranteed with ray)."""
     items = list(items)
     if engine not in ENGINES:
-        raise ValueError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
+        raise ConfigError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")
     if not items:
         return
     if engine == "ray":

@@ -13,6 +13,7 @@ and is kept as its own flag so the leaderboard can report a per-system both-bad 
 
 from __future__ import annotations
 
+from s2s_arena.errors import MissingError
 import csv
 import json
 import sqlite3
@@ -352,7 +353,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """Records of a JSONL, JSON (list, or {"votes"|"verdicts"|"records": [...]}), CSV or SQLite file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingError(f"{path}: no such file")
     with open(path, "rb") as f:
         head = f.read(16)
     if head.startswith(b"SQLite format 3"):
@@ -472,7 +473,7 @@ def load_system_metadata(resp_dir: str | Path) -> dict[str, dict[str, Any]]:
 
     resp_dir = Path(resp_dir)
     if not resp_dir.is_dir():
-        raise FileNotFoundError(f"{resp_dir}: no such folder (expected RESP/<system>/system.json)")
+        raise MissingError(f"{resp_dir}: no such folder (expected RESP/<system>/system.json)")
     meta: dict[str, dict[str, Any]] = {}
     for sj in sorted(resp_dir.glob("*/system.json")):
         try:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from s2s_arena.errors import ArenaError
+
 LEVELS: tuple[str, ...] = ("L0", "L1", "L2", "L3")
 LEVEL_DESCRIPTIONS: dict[str, str] = {
     "L0": "no paralinguistics in the instruction, none required in the response",
@@ -68,7 +70,7 @@ SYSTEM_KINDS: tuple[str, ...] = ("academic", "industrial")
 ARCHITECTURES: tuple[str, ...] = ("cascade", "end-to-end", "hybrid", "reference", "other")
 
 
-class SchemaError(ValueError):
+class SchemaError(ArenaError, ValueError):
     """A record or file does not match a data contract. The message names where and which field."""
 
     def __init__(self, where: str, field_name: str | None, message: str):

@@ -9,6 +9,7 @@ The judging machinery lives in the installed ``s2s_arena_metric`` package (``pip
 this file only adapts it to the evaluate API.
 """
 
+from s2s_arena.errors import ConfigError
 import base64
 import json
 
@@ -18,8 +19,8 @@ import numpy as np
 
 from s2s_arena.audio import SAMPLE_RATE, AudioError, load_audio
 from s2s_arena.schema import JSON_COLUMNS, Sample, SchemaError
-from s2s_arena_metric.judges import get_judge
-from s2s_arena_metric.judging import Pair, as_cache, judge_pairs, resolve, summarize
+from s2s_arena.judging.judges import get_judge
+from s2s_arena.judging.protocol import Pair, as_cache, judge_pairs, resolve, summarize
 
 _CITATION = """\
 @misc{s2sarena2024,
@@ -148,10 +149,10 @@ class S2SArenaMetric(evaluate.Metric):
     def _encode_rows(self, predictions, references, samples, offset=0):
         if predictions is None or references is None or samples is None:
             missing = [n for n, v in (("predictions", predictions), ("references", references), ("samples", samples)) if v is None]
-            raise ValueError(f"s2s_arena_metric: {', '.join(missing)} missing; predictions, references and samples are all required")
+            raise ConfigError(f"s2s_arena_metric: {', '.join(missing)} missing; predictions, references and samples are all required")
         lengths = {"predictions": len(predictions), "references": len(references), "samples": len(samples)}
         if len(set(lengths.values())) != 1:
-            raise ValueError(f"s2s_arena_metric: unequal lengths {lengths}; give one reference and one sample per prediction")
+            raise ConfigError(f"s2s_arena_metric: unequal lengths {lengths}; give one reference and one sample per prediction")
         listens = self.judge.listens_to_instruction
         enc_p, enc_r, enc_s = [], [], []
         for i, (pred, ref, raw) in enumerate(zip(predictions, references, samples)):

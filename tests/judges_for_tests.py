@@ -8,7 +8,7 @@ A position-biased variant always prefers whatever is shown first, to test incons
 from __future__ import annotations
 
 from s2s_arena.audio import loudness_lufs
-from s2s_arena_metric.judges.base import Judge, Judgement, PairInput
+from s2s_arena.judging.judges.base import Judge, Judgement, PairInput
 
 
 class LouderJudge(Judge):

@@ -11,7 +11,7 @@ from s2s_arena.cli import main as cli_main
 from s2s_arena.responses import load_responses
 from s2s_arena.schema import Sample, SchemaError
 from s2s_arena.systems.reference import off_topic_source, plan_response, render_reference_systems
-from s2s_arena_metric.calibration import (
+from s2s_arena.judging.calibration import (
     CONTENT, IDENTICAL, PARALINGUISTIC, TARGETS, labelled_pairs, markdown_table, measurable_attributes,
     paralinguistic_attributes, score,
 )

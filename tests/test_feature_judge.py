@@ -10,9 +10,9 @@ import pytest
 from s2s_arena.audio import trim_silence
 from s2s_arena.schema import Sample, SchemaError, flip_verdict
 from s2s_arena.synth import get_synthesizer
-from s2s_arena_metric.judges import PairInput, get_judge
-from s2s_arena_metric.judges.feature import FeatureJudge, content_compliance, repetition_count, word_f1
-from s2s_arena_metric.judging import Pair, judge_pairs, resolve
+from s2s_arena.judging.judges import PairInput, get_judge
+from s2s_arena.judging.judges.feature import FeatureJudge, content_compliance, repetition_count, word_f1
+from s2s_arena.judging.protocol import Pair, judge_pairs, resolve
 
 TEXT = "The weather is lovely today, and I think we should go for a long walk in the park."
 SR = 24000

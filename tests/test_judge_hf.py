@@ -25,9 +25,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from s2s_arena.schema import Sample  # noqa: E402
-from s2s_arena_metric.judges import get_judge  # noqa: E402
-from s2s_arena_metric.judges.base import PairInput  # noqa: E402
-from s2s_arena_metric.judging import Pair, judge_pairs, resolve, summarize  # noqa: E402
+from s2s_arena.judging.judges import get_judge  # noqa: E402
+from s2s_arena.judging.judges.base import PairInput  # noqa: E402
+from s2s_arena.judging.protocol import Pair, judge_pairs, resolve, summarize  # noqa: E402
 
 SR = 24000
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|AUDIO|>", "<|audio_bos|>", "<|audio_eos|>",

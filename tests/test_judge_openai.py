@@ -20,9 +20,9 @@ import soundfile as sf
 
 from s2s_arena.audio import loudness_lufs
 from s2s_arena.schema import Sample
-from s2s_arena_metric.judges import get_judge
-from s2s_arena_metric.judges.base import PairInput
-from s2s_arena_metric.judging import Pair, judge_pairs, resolve, summarize
+from s2s_arena.judging.judges import get_judge
+from s2s_arena.judging.judges.base import PairInput
+from s2s_arena.judging.protocol import Pair, judge_pairs, resolve, summarize
 
 SR = 24000
 

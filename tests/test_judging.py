@@ -7,7 +7,7 @@ import pytest
 
 from judges_for_tests import BrokenJudge, FirstShownJudge, LouderJudge
 from s2s_arena.schema import Sample, Verdict
-from s2s_arena_metric.judging import (
+from s2s_arena.judging.protocol import (
     Pair, VerdictCache, bootstrap_rate_ci, judge_pairs, resolve, summarize,
 )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from s2s_arena.schema import Sample
-from s2s_arena_metric.parsing import ParseError, judgement_from_reply, parse_reply
-from s2s_arena_metric.prompts import load_prompt, render_pairwise
+from s2s_arena.judging.parsing import ParseError, judgement_from_reply, parse_reply
+from s2s_arena.judging.prompts import load_prompt, render_pairwise
 
 
 def test_four_lines_parse_per_aspect():

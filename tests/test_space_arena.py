@@ -17,7 +17,7 @@ import pytest
 
 from s2s_arena.audio import loudness_lufs, read_raw
 from s2s_arena.responses import ResponseWriter, load_responses
-from space.app import serve
+from s2s_arena.arena.web import serve
 from space_testkit import free_port, wav_metadata
 
 
@@ -201,7 +201,7 @@ def test_battle_creation_is_rate_limited_and_stores_nothing_when_refused(tmp_pat
 
 
 def test_a_refused_battle_does_not_extend_the_wait():
-    from space.battles import RateLimiter
+    from s2s_arena.arena.battles import RateLimiter
 
     limiter = RateLimiter(2, window_s=60.0)
     assert limiter.hit("s", 0.0) and limiter.hit("s", 10.0)
@@ -246,8 +246,8 @@ def test_loudness_normalisation_really_changed_the_audio(space):
 
 def test_an_arena_needs_two_systems_on_a_common_sample(tmp_path, mini_samples, mini_responses):
     from s2s_arena.schema import SchemaError, SystemInfo
-    from space.battles import Arena
-    from space.store import VoteStore
+    from s2s_arena.arena.battles import Arena
+    from s2s_arena.arena.store import VoteStore
 
     samples = list(mini_samples)
     real = load_responses(mini_responses)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from s2s_arena.responses import load_responses
-from space.app import serve
+from s2s_arena.arena.web import serve
 from space_testkit import free_port, wav_metadata
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from space.store import VoteStore
+from s2s_arena.arena.store import VoteStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from space_loadgen import LoadResult, run_voters_until, wait_until_up  # noqa: E402

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from space.sampler import all_pairs, pair_weights, sample_pair
+from s2s_arena.arena.sampler import all_pairs, pair_weights, sample_pair
 
 SYSTEMS = ["alpha", "bravo", "charlie", "delta"]
 

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from s2s_arena.schema import SchemaError, Vote
-from space.store import HubSync, VoteStore, open_store
+from s2s_arena.arena.store import HubSync, VoteStore, open_store
 
 PG_URL = os.environ.get("S2S_ARENA_TEST_PG_URL")
 
@@ -168,7 +168,7 @@ def test_open_store_uses_env_url_and_defaults_to_sqlite_in_the_data_folder(tmp_p
     s = open_store(None, tmp_path)
     assert s.url.endswith("env.db")
     s.close()
-    from space.store import _normalise_url
+    from s2s_arena.arena.store import _normalise_url
 
     # postgres:// URLs (Heroku / Spaces secrets style) go to the psycopg 3 driver we ship.
     assert _normalise_url("postgres://u:p@h/db") == "postgresql+psycopg://u:p@h/db"

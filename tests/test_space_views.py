@@ -9,8 +9,8 @@ import uuid
 import numpy as np
 
 from s2s_arena.schema import Vote
-from space.store import VoteStore
-from space.views import Views, agreement_frame, board_frame
+from s2s_arena.arena.store import VoteStore
+from s2s_arena.arena.views import Views, agreement_frame, board_frame
 
 SYSTEMS = ["strong-sys", "middle-sys", "weak-sys"]
 STRENGTH = {"strong-sys": 2.0, "middle-sys": 0.0, "weak-sys": -2.0}

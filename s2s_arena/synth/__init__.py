@@ -15,10 +15,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from s2s_arena.audio import SAMPLE_RATE
-from s2s_arena.cli import CommandError
+from s2s_arena.errors import DependencyError
 
 
-class SynthError(CommandError, RuntimeError):
+class SynthError(DependencyError):
     """Synthesis cannot run (missing binary, unknown voice/language, a backend failure)."""
 
 

@@ -10,6 +10,7 @@ the tables below are the single place where those approximations live.
 
 from __future__ import annotations
 
+from s2s_arena.errors import ConfigError
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,9 +137,9 @@ def make_plan(text: str, language: str = "en", attributes: dict[str, Any] | None
               rate: float = 1.0, pitch: float = 0.0, where: str = "synthesize") -> Plan:
     attrs = validate_attributes(attributes or {}, where=where, field_name="attributes", input_side=True)
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{where}: field 'text' is empty; expected the words to speak")
+        raise ConfigError(f"{where}: field 'text' is empty; expected the words to speak")
     if not (0.2 <= float(rate) <= 4.0):
-        raise ValueError(f"{where}: field 'rate' must be a multiplier in 0.2..4, got {rate!r}")
+        raise ConfigError(f"{where}: field 'rate' must be a multiplier in 0.2..4, got {rate!r}")
     approx: list[str] = []
     unsupported: list[str] = []
     parts = [p.strip() for p in text.split(SEGMENT_SEPARATOR) if p.strip()]

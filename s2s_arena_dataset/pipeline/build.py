@@ -157,13 +157,13 @@ def _error_row(job: dict[str, Any], e: BaseException | None) -> dict[str, Any]:
 # --- the build ----------------------------------------------------------------------------------------
 def preflight(synth_spec: str) -> None:
     """Missing system tools fail here, before anything is rendered or replaced."""
-    from s2s_arena.cli import CommandError
+    from s2s_arena.errors import DependencyError
 
     if synth_spec in ("espeak", "espeak-ng", "espeak_ng") and not shutil.which("espeak-ng"):
-        raise CommandError("eSpeak NG is not installed (the 'espeak' synthesizer runs the `espeak-ng` program); "
+        raise DependencyError("eSpeak NG is not installed (the 'espeak' synthesizer runs the `espeak-ng` program); "
                            "install the Debian package espeak-ng (apt-get install espeak-ng) or run `make setup`")
     if not shutil.which("ffmpeg"):
-        raise CommandError("FFmpeg is not installed (datasets decodes the audio through torchcodec, which needs "
+        raise DependencyError("FFmpeg is not installed (datasets decodes the audio through torchcodec, which needs "
                            "FFmpeg's libraries); install the Debian package ffmpeg or run `make setup`")
 
 

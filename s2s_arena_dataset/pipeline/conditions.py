@@ -11,6 +11,7 @@ models (speech-shaped noise alone is much easier).
 
 from __future__ import annotations
 
+from s2s_arena.errors import ConfigError
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -55,7 +56,7 @@ def resolve(name: str) -> str:
     key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
     key = NOISE_ALIASES.get(key, key)
     if key not in CONDITIONS:
-        raise ValueError(f"unknown noise {name!r}; expected one of {', '.join(CONDITIONS)} "
+        raise ConfigError(f"unknown noise {name!r}; expected one of {', '.join(CONDITIONS)} "
                          f"(or {', '.join(NOISE_ALIASES)})")
     return key
 
@@ -143,7 +144,7 @@ def make_noise(name: str, n: int, sr: int, rng: np.random.Generator, bank: Seque
     if name == "cafe":
         clinks = _events(rng, n, sr, 0.7, lambda: 0.8 * _tone(sr, tuple(rng.uniform(2500, 6000, 3)), 0.15, 0.03, rng))
         return _babble(rng, n, sr, bank, talkers=4) / 2 + 0.3 * _colored(rng, n, 1.0) + clinks
-    raise ValueError(f"unknown condition {name!r}; expected one of {', '.join(CONDITIONS)}")
+    raise ConfigError(f"unknown condition {name!r}; expected one of {', '.join(CONDITIONS)}")
 
 
 def room_impulse_response(rt60_s: float, sr: int, rng: np.random.Generator) -> np.ndarray:

@@ -14,6 +14,7 @@ records ``paraphrased: false``. The paraphraser never sees or changes cues.
 
 from __future__ import annotations
 
+from s2s_arena.errors import ConfigError
 import os
 import re
 from typing import Iterable, Protocol
@@ -104,4 +105,4 @@ def get_paraphraser(spec: str | None, seed: int = 0) -> Paraphraser | None:
         model, url = spec[len("openai:"):].split("@", 1)
         if model and url.startswith(("http://", "https://")):
             return OpenAIParaphraser(model, url)
-    raise ValueError(f"--paraphraser {spec!r}: expected 'hf:<model-or-path>' or 'openai:<model>@<http(s) base url>'")
+    raise ConfigError(f"--paraphraser {spec!r}: expected 'hf:<model-or-path>' or 'openai:<model>@<http(s) base url>'")

@@ -1,7 +1,7 @@
 """The judge contract shared by every judge (feature, hf, openai, hybrid).
 
 A judge sees ONE ordered pair at a time (A is shown first) and decides it; the orchestration in
-``s2s_arena_metric.judging`` runs both orders, caches, and resolves disagreements. Keeping the
+``s2s_arena.judging.protocol`` runs both orders, caches, and resolves disagreements. Keeping the
 judge this small is what lets a feature judge, a local audio-LM and an API model be swapped freely.
 """
 

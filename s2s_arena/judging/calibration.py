@@ -11,7 +11,7 @@ The reference systems (``s2s_arena.systems.reference``) give three kinds of labe
 * identical: a response against a byte-identical copy, judged by the judge itself (not short-cut by
   the protocol), which must tie.
 
-Every non-identical pair is judged in both orders and resolved with ``s2s_arena_metric.judging``
+Every non-identical pair is judged in both orders and resolved with ``s2s_arena.judging.protocol``
 (disagreement = tie = inconsistent). Accuracy is the share of pairs whose resolved winner is the
 reference; ties count as misses.
 """
@@ -126,7 +126,7 @@ def labelled_pairs(samples: Sequence[Sample], available: dict[str, set[str]]) ->
 # --- judging ------------------------------------------------------------------------------------------
 def _judge_orders(judge: Judge, pair: LabelledPair, audio_a: np.ndarray, audio_b: np.ndarray,
                   instruction: np.ndarray | None, cache: Any) -> list[tuple[str, Judgement]]:
-    from .judging import cache_key
+    from .protocol import cache_key
 
     items = {"ab": PairInput(pair.sample, audio_a, audio_b, instruction),
              "ba": PairInput(pair.sample, audio_b, audio_a, instruction)}
@@ -215,7 +215,7 @@ def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[
 # --- scoring ------------------------------------------------------------------------------------------
 def _outcomes(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """One record per pair: resolved outcome from the expected winner's side, consistency, abstention."""
-    from .judging import resolve
+    from .protocol import resolve
 
     by_pair: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:

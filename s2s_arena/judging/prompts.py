@@ -6,6 +6,7 @@ so a transformers chat template and an OpenAI ``input_audio`` message are built 
 
 from __future__ import annotations
 
+from s2s_arena.errors import ConfigError, MissingError
 import json
 import re
 from dataclasses import dataclass
@@ -48,11 +49,11 @@ def load_prompt(name: str = DEFAULT_PROMPT) -> PromptTemplate:
     path = Path(name) if name.endswith((".yaml", ".yml")) else PROMPT_DIR / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in PROMPT_DIR.glob("*.yaml"))
-        raise FileNotFoundError(f"prompt {name!r}: no file {path}; known prompts: {', '.join(known)}")
+        raise MissingError(f"prompt {name!r}: no file {path}; known prompts: {', '.join(known)}")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     missing = [k for k in _REQUIRED_KEYS if not isinstance(data, dict) or k not in data]
     if missing:
-        raise ValueError(f"{path}: field '{missing[0]}' missing; a judge prompt needs {', '.join(_REQUIRED_KEYS)}")
+        raise ConfigError(f"{path}: field '{missing[0]}' missing; a judge prompt needs {', '.join(_REQUIRED_KEYS)}")
     return PromptTemplate(name=path.stem, data=data)
 
 

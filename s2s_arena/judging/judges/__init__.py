@@ -7,6 +7,7 @@ measurable aspects, an audio-LM for the rest). Heavy modules are imported only w
 
 from __future__ import annotations
 
+from s2s_arena.errors import ConfigError
 from typing import Any
 
 from .base import Judge, Judgement, PairInput, stable_hash
@@ -21,7 +22,7 @@ def get_judge(spec: str | Judge, **options: Any) -> Judge:
     if isinstance(spec, Judge):
         return spec
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"judge spec: expected one of {', '.join(JUDGE_KINDS)}, got {spec!r}")
+        raise ConfigError(f"judge spec: expected one of {', '.join(JUDGE_KINDS)}, got {spec!r}")
     spec = spec.strip()
     kind, _, arg = spec.partition(":")
     if kind == "feature" and not arg:
@@ -40,4 +41,4 @@ def get_judge(spec: str | Judge, **options: Any) -> Judge:
         from .hybrid import HybridJudge
 
         return HybridJudge(lm=arg or None, **options)
-    raise ValueError(f"judge spec {spec!r}: expected one of {', '.join(JUDGE_KINDS)}")
+    raise ConfigError(f"judge spec {spec!r}: expected one of {', '.join(JUDGE_KINDS)}")

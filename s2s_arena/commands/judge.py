@@ -66,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from s2s_arena.jsonl import append_jsonl, drop_torn_tail, read_jsonl
     from s2s_arena.responses import load_responses
     from s2s_arena.schema import SchemaError, Verdict
-    from s2s_arena_metric.judges import get_judge
-    from s2s_arena_metric.judging import Pair, as_cache, iter_judge_pairs, resolve, summarize
+    from s2s_arena.judging.judges import get_judge
+    from s2s_arena.judging.protocol import Pair, as_cache, iter_judge_pairs, resolve, summarize
 
     if args.limit is not None and args.limit < 1:
         raise CommandError(f"--limit {args.limit}: expected a positive number of samples")

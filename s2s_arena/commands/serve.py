@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, flag[2:].replace("-", "_"))
         if value < 1:
             raise CommandError(f"{flag} {value}: expected at least 1")
-    from space.app import serve
+    from s2s_arena.arena.web import serve
 
     serve(args.data, args.responses, args.db, host=args.host, port=args.port, verdicts=args.verdicts,
           config=args.config, seed=args.seed, min_listen=args.min_listen,

@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     from s2s_arena.benchmark import load_benchmark
     from s2s_arena.cli import CommandError
-    from s2s_arena_metric.calibration import markdown_table, run_calibration
-    from s2s_arena_metric.judges import get_judge
+    from s2s_arena.judging.calibration import markdown_table, run_calibration
+    from s2s_arena.judging.judges import get_judge
 
     if args.limit is not None and args.limit < 1:
         raise CommandError(f"--limit: expected a positive number of samples, got {args.limit}")
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.data}: no samples (levels {args.levels or 'all'})")
     cache = None
     if args.cache:
-        from s2s_arena_metric.judging import VerdictCache
+        from s2s_arena.judging.protocol import VerdictCache
 
         cache = VerdictCache(args.cache)
     try:

@@ -10,6 +10,7 @@ producing the paralinguistics is the task, paralinguistics weigh as much as cont
 
 from __future__ import annotations
 
+from s2s_arena.errors import ConfigError
 import os
 from typing import Any
 
@@ -41,7 +42,7 @@ class HybridJudge(Judge):
 
         lm = lm or os.environ.get(LM_ENV)
         if not lm:
-            raise ValueError(f"judge 'hybrid': no audio-LM given; use hybrid:hf:<model> or hybrid:openai:<model> (or set {LM_ENV})")
+            raise ConfigError(f"judge 'hybrid': no audio-LM given; use hybrid:hf:<model> or hybrid:openai:<model> (or set {LM_ENV})")
         self.lm = get_judge(lm, **(lm_options or {}))
         self.feature = feature or get_judge("feature", **(feature_options or {}))
         self.paralinguistic_levels = tuple(paralinguistic_levels)

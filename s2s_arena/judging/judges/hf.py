@@ -10,6 +10,7 @@ a reply without the verdict lines is re-asked once, then counted ``invalid``. De
 
 from __future__ import annotations
 
+from s2s_arena.errors import DependencyError
 import time
 from typing import Any
 
@@ -70,7 +71,7 @@ class HFAudioLMJudge(Judge):
 
         processor = AutoProcessor.from_pretrained(self.model_id, trust_remote_code=self.trust_remote_code)
         if getattr(processor, "chat_template", None) is None:
-            raise ValueError(f"hf:{self.model_id}: the processor has no chat template; the judge needs one that takes audio clips")
+            raise DependencyError(f"hf:{self.model_id}: the processor has no chat template; the judge needs one that takes audio clips")
         processor.tokenizer.padding_side = "left"  # batched generation of a decoder-only LM
         config = AutoConfig.from_pretrained(self.model_id, trust_remote_code=self.trust_remote_code)
         dtype = getattr(torch, self.dtype) if isinstance(self.dtype, str) else (self.dtype or "auto")

@@ -1,1 +1,0 @@
-"""S2S-Arena Space: listen to two anonymous spoken responses, vote, watch a Bradley-Terry leaderboard."""

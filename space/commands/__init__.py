@@ -1,1 +1,0 @@
-"""`s2s-arena` subcommands that live with the Space."""
