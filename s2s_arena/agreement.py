@@ -7,7 +7,8 @@ pair), so a vote on "B vs A" and a verdict on "A vs B" meet. When an item has se
 side, every cross pair counts with weight 1 / (n_a n_b), so each item weighs one.
 
 Labels: 4-way = first wins | second wins | tie | both_bad; 3-way merges both_bad into tie (as the
-rating does). Confidence intervals resample instructions (sample_id clusters), seeded.
+rating does). Confidence intervals resample seeds (``Outcomes.cluster``), seeded. Judge verdicts arrive
+resolved (both orders of a pair are one outcome; see ``s2s_arena.outcomes.resolve``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _match(a: Outcomes, b: Outcomes) -> tuple[np.ndarray, np.ndarray, np.ndarray
                 out_a.append(la[i])
                 out_b.append(lb[j])
                 w.append(weight)
-                cl.append(a.sample_id[i])
+                cl.append(a.cluster[i])
     return (np.array(out_a, dtype=np.int64), np.array(out_b, dtype=np.int64), np.array(w, dtype=float),
             np.array(cl, dtype=object), n_items)
 
@@ -135,17 +136,19 @@ def label_agreement(a: Outcomes, b: Outcomes, *, bootstrap: int = 1000, seed: in
 
 
 def position_bias(outcomes: Outcomes) -> dict[str, Any]:
-    """First-slot pick rate (share of decisive outcomes won by the system presented first), position
-    consistency (items judged in both orders by the same annotator: share with the same canonical
-    outcome) and the identical-pair tie rate (a system against itself should be a tie)."""
-    decisive = outcomes.score_a != 0.5
-    first_won = np.where(outcomes.first_is_a, outcomes.score_a == 1.0, outcomes.score_a == 0.0)
+    """First-slot pick rate (share of decisive order-level judgements won by the system presented
+    first), position consistency (items judged in both orders: share with the same outcome; for judge
+    verdicts this is the resolution's own count, for votes the same annotator's two arrangements) and the
+    identical-pair tie rate (a system against itself should be a tie)."""
+    decisive = int(outcomes.decisive.sum())
     res: dict[str, Any] = {
         "n": len(outcomes),
-        "n_decisive": int(decisive.sum()),
-        "first_slot_pick_rate": float(first_won[decisive].mean()) if decisive.any() else None,
+        "n_decisive": decisive,
+        "first_slot_pick_rate": float(outcomes.first_won.sum() / decisive) if decisive else None,
         "tie_rate": float(outcomes.is_tie.mean()) if len(outcomes) else None,
     }
+    resolved = np.isfinite(outcomes.consistent)
+    checks = [bool(x) for x in outcomes.consistent[resolved]]
     keys, labels = canonical(outcomes)
     who = outcomes.annotator.astype(str) if outcomes.annotator is not None else np.full(len(outcomes), "")
     # Which system of the canonical pair was presented first: the A/B labels of a record may be
@@ -153,11 +156,12 @@ def position_bias(outcomes: Outcomes) -> dict[str, Any]:
     lo_first = outcomes.first_is_a == (outcomes.system_a.astype(str) < outcomes.system_b.astype(str))
     seen: dict[tuple[str, str, bool], int] = {}
     for n, (k, a, f) in enumerate(zip(keys.tolist(), who.tolist(), lo_first.tolist())):
-        seen.setdefault((k, a, f), labels[n])
-    pairs = [(lab, seen[(k, a, False)]) for (k, a, f), lab in seen.items() if f and (k, a, False) in seen]
-    res["n_swapped_pairs"] = len(pairs)
-    res["position_consistency"] = (float(np.mean([np.minimum(x, 2) == np.minimum(y, 2) for x, y in pairs]))
-                                   if pairs else None)
+        if not resolved[n]:  # a resolved pair already holds both orders
+            seen.setdefault((k, a, f), labels[n])
+    checks += [bool(min(lab, 2) == min(seen[(k, a, False)], 2))
+               for (k, a, f), lab in seen.items() if f and (k, a, False) in seen]
+    res["n_swapped_pairs"] = len(checks)
+    res["position_consistency"] = float(np.mean(checks)) if checks else None
     sp = outcomes.self_pairs
     res["n_identical_pairs"] = int(sp.shape[0])
     res["identical_pair_tie_rate"] = float(np.mean(sp == 0.5)) if sp.shape[0] else None
@@ -193,7 +197,7 @@ def system_correlation(a: Outcomes, b: Outcomes, *, bootstrap: int = 1000, seed:
                           f"need at least 3 systems rated by both sides for a rank correlation, got {common}")
     a = a.subset(np.isin(a.system_a, common) & np.isin(a.system_b, common))
     b = b.subset(np.isin(b.system_a, common) & np.isin(b.system_b, common))
-    clusters = np.array(sorted(set(a.sample_id.astype(str).tolist()) | set(b.sample_id.astype(str).tolist())))
+    clusters = np.array(sorted(set(a.cluster.astype(str).tolist()) | set(b.cluster.astype(str).tolist())))
     fa = fit(a, systems=common, bootstrap=bootstrap, seed=seed, clusters=clusters)
     fb = fit(b, systems=common, bootstrap=bootstrap, seed=seed, clusters=clusters)
     res: dict[str, Any] = {"systems": common,
@@ -205,9 +209,27 @@ def system_correlation(a: Outcomes, b: Outcomes, *, bootstrap: int = 1000, seed:
     return res
 
 
+def share_clusters(a: Outcomes, b: Outcomes) -> tuple[Outcomes, Outcomes]:
+    """Both sides resampled by the same units: a sample whose seed either side knows (verdict rows
+    carry it, votes may not) is clustered by that seed on both sides."""
+    seed_of: dict[str, str] = {}
+    for o in (a, b):
+        for sid, cl in zip(o.sample_id.astype(str).tolist(), o.cluster.astype(str).tolist()):
+            if cl != sid:
+                seed_of.setdefault(sid, cl)
+    out = []
+    for o in (a, b):
+        o = o.subset(np.ones(len(o), dtype=bool))
+        o.cluster = np.array([seed_of.get(s, c) for s, c in zip(o.sample_id.astype(str).tolist(),
+                                                                o.cluster.astype(str).tolist())], dtype=object)
+        out.append(o)
+    return out[0], out[1]
+
+
 def compare(a: Outcomes, b: Outcomes, *, bootstrap: int = 1000, seed: int = 0, ci: float = 0.95) -> dict[str, Any]:
     """Everything at once: label agreement and kappa, system-level rank correlation, and each side's
     position bias. ``a`` and ``b`` may be a judge and humans, two humans, or two judges."""
+    a, b = share_clusters(a, b)
     res: dict[str, Any] = {"a": a.source, "b": b.source, "n_a": len(a), "n_b": len(b)}
     res.update(label_agreement(a, b, bootstrap=bootstrap, seed=seed, ci=ci))
     try:

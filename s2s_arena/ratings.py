@@ -101,7 +101,7 @@ class PairStats:
     systems: list[str]
     pair_i: np.ndarray  # (P,)
     pair_j: np.ndarray
-    clusters: np.ndarray  # cluster ids (sample_id), (C,)
+    clusters: np.ndarray  # cluster ids (Outcomes.cluster: the seed, else the sample), (C,)
     matrix: Any  # scipy.sparse CSR (C, 3P): [wins_i | wins_j | ties]
     totals: np.ndarray  # (3P,) over all clusters, weight 1 each
 
@@ -116,8 +116,9 @@ class PairStats:
 
 def pair_stats(outcomes: Outcomes, systems: Sequence[str] | None = None, weights: bool = True,
                clusters: np.ndarray | None = None) -> PairStats:
-    """Reduce outcomes to sufficient statistics. ``clusters`` fixes the cluster order (e.g. the union
-    of two sources' sample ids, so two tables can share the same bootstrap draws)."""
+    """Reduce outcomes to sufficient statistics per (cluster, pair). Clusters are ``outcomes.cluster``
+    (seeds: the renderings of one instruction are one piece of evidence); ``clusters`` fixes their order
+    (e.g. the union of two sources' clusters, so two tables can share the same bootstrap draws)."""
     from scipy import sparse
 
     if len(outcomes) == 0:
@@ -130,12 +131,12 @@ def pair_stats(outcomes: Outcomes, systems: Sequence[str] | None = None, weights
     if clusters is None:
         import pandas as pd
 
-        cl_idx, clusters = pd.factorize(outcomes.sample_id, sort=True)
+        cl_idx, clusters = pd.factorize(outcomes.cluster, sort=True)
         clusters = np.asarray(clusters, dtype=object)
     else:
         clusters = np.asarray(clusters)
         lookup = {c: n for n, c in enumerate(clusters.tolist())}
-        cl_idx = np.fromiter((lookup[c] for c in outcomes.sample_id.astype(str)), dtype=np.int64, count=len(outcomes))
+        cl_idx = np.fromiter((lookup[c] for c in outcomes.cluster.astype(str)), dtype=np.int64, count=len(outcomes))
     w = outcomes.weight if weights else np.ones(len(outcomes))
     a_is_lo = ia == lo
     win_a, win_b = outcomes.score_a == 1.0, outcomes.score_a == 0.0
@@ -439,9 +440,11 @@ def leaderboard(outcomes: Outcomes, bootstrap: int = 1000, seed: int = 0, anchor
 
 
 # --- breakdowns ---------------------------------------------------------------------------------------
-def _rate_with_ci(score: np.ndarray, count: np.ndarray, clusters: np.ndarray, bootstrap: int, seed: int,
-                  ci: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Score rate per column (score / count) with a cluster-bootstrap CI; score/count are (rows, G)."""
+def rate_ci(score: np.ndarray, count: np.ndarray, clusters: np.ndarray, bootstrap: int, seed: int,
+            ci: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Score rate per column (score / count) with a cluster-bootstrap percentile CI; score/count are
+    (rows, G), ``clusters`` (rows,) the resampling units. The one bootstrap of a rate in the project
+    (win rates in ``judge``, the metric and breakdowns); ratings resample the same way (``fit``)."""
     cl, inv = np.unique(clusters.astype(str), return_inverse=True)
     g = score.shape[1]
     cs, cn = np.zeros((len(cl), g)), np.zeros((len(cl), g))
@@ -494,7 +497,7 @@ def breakdown(outcomes: Outcomes, by: str = "level", *, metadata: Mapping[str, M
             score[r, ib[sub]] += ws * (1.0 - sa)
             count[r, ia[sub]] += ws
             count[r, ib[sub]] += ws
-            rate, low, high = _rate_with_ci(score, count, outcomes.sample_id[sub], bootstrap, seed, ci)
+            rate, low, high = rate_ci(score, count, outcomes.cluster[sub], bootstrap, seed, ci)
             c = _counts(outcomes.subset(sub), systems)
             for i, s in enumerate(systems):
                 if c["n"][i] == 0:
@@ -530,7 +533,7 @@ def breakdown(outcomes: Outcomes, by: str = "level", *, metadata: Mapping[str, M
     score[r, ib] += ws * (1.0 - sa)
     count[r, ia] += ws
     count[r, ib] += ws
-    rate, low, high = _rate_with_ci(score, count, outcomes.sample_id[cross], bootstrap, seed, ci)
+    rate, low, high = rate_ci(score, count, outcomes.cluster[cross], bootstrap, seed, ci)
     sub = outcomes.subset(cross)
     for n_g, g in enumerate(groups):
         in_a, in_b = ia == n_g, ib == n_g
@@ -599,7 +602,7 @@ def style_controlled(outcomes: Outcomes, covariates: Sequence[str] = STYLE_FEATU
     samples = np.zeros((0, beta.shape[0]))
     if bootstrap > 0:
         rng = np.random.default_rng(seed)
-        cl, inv = np.unique(used.sample_id.astype(str), return_inverse=True)
+        cl, inv = np.unique(used.cluster.astype(str), return_inverse=True)
         reps = []
         block = _block(len(cl))
         for start in range(0, bootstrap, block):

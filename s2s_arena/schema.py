@@ -59,12 +59,34 @@ _BCP47 = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # --- verdicts and votes -----------------------------------------------------------------------------
 VERDICTS: tuple[str, ...] = ("A>>B", "A>B", "A=B", "B>A", "B>>A", "both_bad", "invalid")
 ASPECTS: tuple[str, ...] = ("content", "paralinguistics", "quality")
-_FLIP = {"A>>B": "B>>A", "A>B": "B>A", "A=B": "A=B", "B>A": "A>B", "B>>A": "A>>B",
-         "both_bad": "both_bad", "invalid": "invalid"}
-# Score of system A in a verdict: 1 win, 0.5 tie, 0 loss; None = no rating outcome.
-_SCORE_A = {"A>>B": 1.0, "A>B": 1.0, "A=B": 0.5, "B>A": 0.0, "B>>A": 0.0, "both_bad": 0.5,
-            "invalid": None}
-WINNERS: tuple[str, ...] = ("a", "b", "tie", "both_bad")
+# The outcome alphabet shared by votes and resolved verdicts, with system A's score in each: a tie and
+# "both bad" count half a win for the rating; "both bad" is kept apart so a both-bad rate can be shown.
+WINNER_SCORE: dict[str, float] = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
+
+
+@dataclass(frozen=True)
+class VerdictMeaning:
+    """What one verdict string means: who won (a|b|tie|both_bad|invalid), system A's score (None for
+    invalid), the signed strength of the preference from A's side (2, 1, 0, -1, -2) and the same
+    judgement with A and B swapped. Every reader of verdict strings goes through this one table."""
+
+    verdict: str
+    winner: str
+    score_a: float | None
+    strength: int
+    flipped: str
+
+
+VERDICT_MEANING: dict[str, VerdictMeaning] = {m.verdict: m for m in (
+    VerdictMeaning("A>>B", "a", 1.0, 2, "B>>A"),
+    VerdictMeaning("A>B", "a", 1.0, 1, "B>A"),
+    VerdictMeaning("A=B", "tie", 0.5, 0, "A=B"),
+    VerdictMeaning("B>A", "b", 0.0, -1, "A>B"),
+    VerdictMeaning("B>>A", "b", 0.0, -2, "A>>B"),
+    VerdictMeaning("both_bad", "both_bad", 0.5, 0, "both_bad"),
+    VerdictMeaning("invalid", "invalid", None, 0, "invalid"),
+)}
+WINNERS: tuple[str, ...] = tuple(WINNER_SCORE)
 FAILURES: tuple[str, ...] = ("worse", "attempted_failed", "not_understood")
 SYSTEM_KINDS: tuple[str, ...] = ("academic", "industrial")
 ARCHITECTURES: tuple[str, ...] = ("cascade", "end-to-end", "hybrid", "reference", "other")
@@ -79,19 +101,36 @@ class SchemaError(ArenaError, ValueError):
         super().__init__(f"{loc}: {message}")
 
 
+def verdict_meaning(verdict: str, where: str = "verdict", field_name: str = "verdict") -> VerdictMeaning:
+    """The meaning of a verdict string; a SchemaError naming ``where`` and the field otherwise."""
+    try:
+        return VERDICT_MEANING[verdict]
+    except (KeyError, TypeError):
+        raise SchemaError(where, field_name, f"unknown verdict {verdict!r}; expected one of {', '.join(VERDICTS)}") from None
+
+
 def flip_verdict(verdict: str) -> str:
     """The same judgement seen with A and B swapped."""
-    try:
-        return _FLIP[verdict]
-    except KeyError:
-        raise SchemaError("verdict", "verdict", f"unknown verdict {verdict!r}; expected one of {VERDICTS}") from None
+    return verdict_meaning(verdict).flipped
+
+
+def verdict_winner(verdict: str) -> str:
+    """a | b | tie | both_bad | invalid."""
+    return verdict_meaning(verdict).winner
 
 
 def verdict_score(verdict: str) -> float | None:
     """A's score in a verdict (1 win, 0.5 tie or both bad, 0 loss); None for invalid."""
-    if verdict not in _SCORE_A:
-        raise SchemaError("verdict", "verdict", f"unknown verdict {verdict!r}; expected one of {VERDICTS}")
-    return _SCORE_A[verdict]
+    return verdict_meaning(verdict).score_a
+
+
+def verdict_for(winner: str, strong: bool = False) -> str:
+    """The verdict string of an outcome (a|b|tie|both_bad|invalid), e.g. ``a`` -> ``A>B``."""
+    if winner == "a":
+        return "A>>B" if strong else "A>B"
+    if winner == "b":
+        return "B>>A" if strong else "B>A"
+    return {"tie": "A=B", "both_bad": "both_bad", "invalid": "invalid"}[winner]
 
 
 def _check_value(attr: str, value: Any, where: str, field_path: str) -> None:
@@ -330,9 +369,18 @@ class Verdict(_Record):
     judge_version: str = ""
     prompt_hash: str = ""
     latency_s: float = 0.0
+    # The judged sample's covariates, so a verdict file alone can be broken down (leaderboard --by
+    # level) and its bootstrap can resample seeds (renderings of one instruction are not independent).
+    level: str = ""
+    domain: str = ""
+    task: str = ""
+    language: str = ""
+    seed_id: str = ""
 
     def __post_init__(self) -> None:
         where = f"verdict {self.sample_id!r} ({self.system_a} vs {self.system_b})"
+        if self.level:
+            _check_choice(self.level, LEVELS, where, "level")
         for key in ("sample_id", "system_a", "system_b"):
             if not isinstance(getattr(self, key), str) or not getattr(self, key):
                 raise SchemaError(where, key, "missing or empty")
@@ -347,9 +395,29 @@ class Verdict(_Record):
     def score_a(self) -> float | None:
         return verdict_score(self.verdict)
 
+    @property
+    def judge_key(self) -> tuple[str, str, str]:
+        """Which judge configuration decided this row: rows of two configurations never resolve together."""
+        return (self.judge, self.judge_version, self.prompt_hash)
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "verdict") -> "Verdict":
         return cls(**cls._known(d, where))
+
+    @classmethod
+    def from_row(cls, d: Mapping[str, Any], where: str = "verdict") -> "Verdict":
+        """A verdict from a row that may carry more (calibration labels, style features): extra keys are
+        ignored, the contract's own fields are checked."""
+        if not isinstance(d, Mapping):
+            raise SchemaError(where, None, f"expected an object, got {type(d).__name__}")
+        names = set(cls.field_names())
+        return cls(**{k: v for k, v in d.items() if k in names and v is not None})
+
+    @staticmethod
+    def sample_fields(sample: "Sample") -> dict[str, str]:
+        """The covariates a verdict row copies from its sample."""
+        return {"level": sample.level, "domain": sample.domain, "task": sample.task,
+                "language": sample.language, "seed_id": sample.seed_id or sample.id}
 
 
 @dataclass
@@ -387,7 +455,7 @@ class Vote(_Record):
 
     @property
     def score_a(self) -> float:
-        return {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}[self.winner]
+        return WINNER_SCORE[self.winner]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = "vote") -> "Vote":

@@ -83,12 +83,13 @@ def test_votes_and_verdicts_files_together(capsys, tmp_path):
     vrows = [{"vote_id": f"v{i}", "session": "s", "sample_id": f"x{i % 7}", "system_a": "alpha",
               "system_b": "beta", "winner": "a" if i % 3 else "b", "p_pair": 0.5} for i in range(60)]
     votes.write_text("".join(json.dumps(r) + "\n" for r in vrows))
-    jrows = [{"sample_id": f"x{i % 7}", "system_a": "beta", "system_b": "gamma",
-              "verdict": "A>B" if i % 4 else "invalid"} for i in range(40)]
+    jrows = [{"sample_id": f"y{i}", "system_a": "beta", "system_b": "gamma", "seed_id": f"x{i % 7}",
+              "verdict": "A>B" if i % 4 else "invalid", "reason": "" if i % 4 else "judge error: ValueError: x"}
+             for i in range(40)]
     verdicts.write_text("".join(json.dumps(r) + "\n" for r in jrows))
     rc, out, _ = run_cli(capsys, "leaderboard", "--votes", str(votes), "--votes", str(verdicts), "--bootstrap", "100")
     assert rc == 0
-    assert "10 invalid verdicts dropped" in out
+    assert "10 invalid judged pairs dropped (judge error (ValueError): 10)" in out
     lines = [ln for ln in out.splitlines() if ln.startswith("| ") and "rank" not in ln]
     assert [ln.split("|")[2].strip() for ln in lines] == ["alpha", "beta", "gamma"]
     assert "| yes |" not in lines[0]  # 60 outcomes: not preliminary

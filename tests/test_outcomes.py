@@ -62,22 +62,45 @@ def test_votes_jsonl_csv_sqlite(tmp_path):
     assert load_outcomes(db, weights=False).weight.tolist() == [1.0] * 4
 
 
-def test_verdicts_dimensions_and_invalid(tmp_path):
+def test_verdicts_resolve_both_orders_per_dimension_and_count_invalid(tmp_path):
     vs = [Verdict("x1", "alpha", "beta", "A>>B", content="A=B", paralinguistics="B>A", quality="both_bad"),
           Verdict("x1", "beta", "alpha", "B>A", order="ba", content="A>B", paralinguistics="A>B"),  # beta shown 1st
-          Verdict("x2", "alpha", "gamma", "invalid"),
-          Verdict("x2", "gamma", "alpha", "both_bad", quality="A>B")]
+          Verdict("x2", "alpha", "gamma", "invalid", reason="judge error: TimeoutError: read timed out"),
+          Verdict("x2", "gamma", "alpha", "both_bad", order="ba", quality="A>B"),
+          Verdict("x3", "gamma", "beta", "both_bad", level="L2", seed_id="seed-3")]  # one order only
     path = write_jsonl(tmp_path / "verdicts.jsonl", [v.to_dict() for v in vs])
     o = load_outcomes(path)
-    assert len(o) == 3 and o.n_invalid == 1
-    assert o.score_a.tolist() == [1.0, 0.0, 0.5] and o.both_bad.tolist() == [False, False, True]
-    assert o.first_is_a.tolist() == [True, True, True]  # system_a is always the one shown first
+    # one outcome per judged pair: x1 (both orders agree alpha wins), x3; x2 has an invalid order
+    assert len(o) == 2 and o.n_invalid == 1 and o.invalid_kinds == {"judge error (TimeoutError)": 1}
+    assert o.system_a.tolist() == ["alpha", "gamma"] and o.score_a.tolist() == [1.0, 0.5]
+    assert o.both_bad.tolist() == [False, True]
+    assert o.consistent[0] == 1.0 and np.isnan(o.consistent[1])
+    assert o.decisive.tolist() == [2, 0] and o.first_won.tolist() == [1, 0]
+    assert o.cluster.tolist() == ["x1", "seed-3"] and o.level.tolist() == [None, "L2"]
     para = load_outcomes(path, dimension="paralinguistics")
-    assert para.score_a.tolist() == [0.0, 1.0, 0.5] and para.n_invalid == 1
+    assert para.score_a.tolist() == [0.0, 0.5] and para.n_invalid == 1
+    # quality: both_bad in one order, a tie in the other: they disagree, so the pair is an inconsistent tie
     vq = load_outcomes(path, dimension="voice_quality")
-    assert vq.both_bad.tolist()[0] and vq.score_a.tolist()[2] == 1.0
+    assert vq.score_a.tolist()[0] == 0.5 and not vq.both_bad[0] and vq.consistent[0] == 0.0
     with pytest.raises(SchemaError, match="record 0: field 'dimension'"):
         load_outcomes(write_jsonl(tmp_path / "v.jsonl", [VOTES[0].to_dict()]), dimension="content")
+
+
+def test_disagreeing_orders_are_one_tie_not_two_outcomes(tmp_path):
+    # the case: X >> Y in one order, a tie in the other, on 40 pairs
+    rows = []
+    for i in range(40):
+        rows += [Verdict(f"s{i}", "X", "Y", "A>>B", judge="j").to_dict(),
+                 Verdict(f"s{i}", "Y", "X", "A=B", order="ba", judge="j").to_dict()]
+    o = load_outcomes(write_jsonl(tmp_path / "v.jsonl", rows))
+    assert len(o) == 40 and o.is_tie.all() and (o.consistent == 0).all()
+
+
+def test_rows_of_two_judge_configurations_never_resolve_together(tmp_path):
+    rows = [Verdict("s", "X", "Y", "A>B", judge="j", prompt_hash="h1").to_dict(),
+            Verdict("s", "Y", "X", "A>B", order="ba", judge="j", prompt_hash="h2").to_dict()]
+    o = load_outcomes(write_jsonl(tmp_path / "v.jsonl", rows))
+    assert len(o) == 2 and o.score_a.tolist() == [1.0, 1.0] and np.isnan(o.consistent).all()
 
 
 def test_real_v1_labels(v1_labels_path):

@@ -119,11 +119,14 @@ def run(args: argparse.Namespace) -> int:
                                           "win_rate", "ci_low", "ci_high") if any(c in r for r in rows)], sys.stdout)
     else:
         print(f"Leaderboard ({args.dimension}; {len(outcomes)} outcomes over {len(set(outcomes.sample_id))} "
-              f"instructions from {outcomes.source}; {args.bootstrap} bootstrap rounds, seed {args.seed}"
+              f"samples of {len(set(outcomes.cluster))} seeds from {outcomes.source}; {args.bootstrap} bootstrap "
+              f"rounds resampling seeds, seed {args.seed}"
               + (f"; anchored at {args.anchor}" if args.anchor else "") + ")\n")
         print(markdown_table(board, columns))
         if outcomes.n_invalid or outcomes.n_excluded:
-            print(f"\n({outcomes.n_invalid} invalid verdicts dropped, {outcomes.n_excluded} votes not counted)")
+            kinds = ", ".join(f"{k}: {n}" for k, n in outcomes.invalid_kinds.items())
+            print(f"\n({outcomes.n_invalid} invalid judged pairs dropped" + (f" ({kinds})" if kinds else "")
+                  + f", {outcomes.n_excluded} votes not counted)")
         if style:
             print(f"\nStyle control ({style['n_used']} outcomes with all features, {style['n_dropped']} without; "
                   "coef = log-odds per SD of the A - B difference, 95% CI)\n")

@@ -4,7 +4,7 @@ This is the one place that turns a Judge (which decides ONE ordered pair) into t
 benchmark: every pair is shown in both orders; byte-identical responses tie without asking the
 judge; when the two orders disagree the pair is a tie and counts as inconsistent; decisions are cached
 by content so that a repeated evaluation costs nothing. It also summarises resolved pairs into win
-rates with a seeded sample-clustered bootstrap CI (used by the evaluate module and `s2s-arena judge`).
+rates with a seeded seed-clustered bootstrap CI (used by the evaluate module and `s2s-arena judge`).
 """
 
 from __future__ import annotations
@@ -15,20 +15,23 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from s2s_arena.audio import audio_hash
-from s2s_arena.schema import ASPECTS, Sample, Verdict, flip_verdict
+from s2s_arena.audio import SAMPLE_RATE, audio_hash
+from s2s_arena.outcomes import IDENTICAL_REASON, PairOutcome, invalid_reasons, resolve
+from s2s_arena.schema import Sample, Verdict
 
 from .judges.base import Judge, Judgement, PairInput, stable_hash
 
+# resolve / PairOutcome / IDENTICAL_REASON live in the core (s2s_arena.outcomes) and are re-exported here
+__all__ = ["IDENTICAL_REASON", "Pair", "PairOutcome", "VerdictCache", "as_cache", "bootstrap_rate_ci", "cache_key",
+           "iter_judge_pairs", "judge_pairs", "resolve", "summarize"]
+
 CACHE_ENV = "S2S_ARENA_CACHE"
-_WINNER = {"A>>B": "a", "A>B": "a", "A=B": "tie", "B>A": "b", "B>>A": "b", "both_bad": "both_bad", "invalid": "invalid"}
-IDENTICAL_REASON = "identical audio: a tie without asking the judge"
 
 
 def default_cache_dir() -> Path:
@@ -46,7 +49,7 @@ class Pair:
     audio_a: np.ndarray | None
     audio_b: np.ndarray | None
     instruction_audio: np.ndarray | None = None
-    sr: int = 24000
+    sr: int = SAMPLE_RATE
     error: str = ""  # set when an input could not be read: the pair is counted invalid, never judged
 
     def ordered(self, order: str) -> PairInput:
@@ -172,6 +175,7 @@ def _verdict_row(judge: Judge, pair: Pair, order: str, j: Judgement) -> Verdict:
         content=j.content, paralinguistics=j.paralinguistics, quality=j.quality, reason=j.reason,
         judge=judge.name, judge_version=judge.version, prompt_hash=judge.config_hash(),
         latency_s=float(j.meta.get("latency_s", 0.0) if not j.meta.get("cached") else 0.0),
+        **Verdict.sample_fields(pair.sample),
     )
 
 
@@ -195,7 +199,7 @@ def iter_judge_pairs(
     for i, pair in enumerate(pairs):
         for order in orders:
             if pair.error:
-                done[i][order] = Judgement.invalid(pair.error, input_error=True)
+                done[i][order] = Judgement.invalid(f"input error: {pair.error}", input_error=True)
                 continue
             item = pair.ordered(order)
             if audio_hash(item.audio_a) == audio_hash(item.audio_b):
@@ -245,113 +249,42 @@ def judge_pairs(
     return [v for i in range(len(pairs)) for v in by_pair[i]]
 
 
-# --- resolution ---------------------------------------------------------------------------------------
-@dataclass
-class PairOutcome:
-    """The resolved result of one pair, from system_a's side (system_a = the system of the ab row's A)."""
-
-    sample_id: str
-    system_a: str
-    system_b: str
-    outcome: str  # a | b | tie | both_bad | invalid
-    verdict: str  # the resolved verdict string from system_a's side
-    consistent: bool | None  # None: not judged in both orders by the model (identical, invalid, one order)
-    identical: bool = False
-    aspects: dict[str, str] = field(default_factory=dict)
-    reasons: list[str] = field(default_factory=list)
-
-    @property
-    def score_a(self) -> float | None:
-        return {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}.get(self.outcome)
+# --- resolution and summaries --------------------------------------------------------------------------
+# Resolution lives in the core (s2s_arena.outcomes) so every reader of verdicts shares it; these names
+# stay importable from here because the protocol is where judging code looks for them.
 
 
-def _from_a(v: Verdict, system_a: str) -> str:
-    """A verdict string re-expressed from ``system_a``'s side."""
-    return v.verdict if v.system_a == system_a else flip_verdict(v.verdict)
-
-
-def _aspect_from_a(value: str, v: Verdict, system_a: str) -> str:
-    return value if v.system_a == system_a else flip_verdict(value)
-
-
-def _merge(x: str, y: str) -> tuple[str, bool]:
-    """Two verdicts from the same side -> (resolved, consistent). Same winner keeps the weaker strength."""
-    wx, wy = _WINNER[x], _WINNER[y]
-    if wx != wy:
-        return "A=B", False
-    if x == y:
-        return x, True
-    return ("A>B" if wx == "a" else "B>A"), True  # A>>B with A>B: the weaker claim both orders support
-
-
-def resolve(verdicts: Iterable[Verdict]) -> list[PairOutcome]:
-    """Group verdict rows into pairs (sample, unordered systems) and resolve each; first-seen order."""
-    groups: dict[tuple[str, frozenset[str]], list[Verdict]] = {}
-    for v in verdicts:
-        groups.setdefault((v.sample_id, frozenset((v.system_a, v.system_b))), []).append(v)
-    out = []
-    for (sample_id, _), rows in groups.items():
-        by_order = {}
-        for r in rows:  # a later row for the same order (a re-run) replaces an earlier one
-            by_order[r.order] = r
-        first = by_order.get("ab") or rows[0]
-        sys_a, sys_b = first.system_a, first.system_b
-        views = [_from_a(r, sys_a) for r in by_order.values()]
-        identical = all(r.reason == IDENTICAL_REASON for r in by_order.values())
-        reasons = [f"[{r.order}] {r.reason}" for r in by_order.values() if r.reason]
-        if any(v == "invalid" for v in views):
-            out.append(PairOutcome(sample_id, sys_a, sys_b, "invalid", "invalid", None, identical, {}, reasons))
-            continue
-        if len(views) == 1:
-            verdict, consistent = views[0], None
-        else:
-            verdict, consistent = _merge(views[0], views[1])
-        aspects = {}
-        for aspect in ASPECTS:
-            vals = [_aspect_from_a(getattr(r, aspect), r, sys_a) for r in by_order.values()]
-            aspects[aspect] = vals[0] if len(vals) == 1 else _merge(vals[0], vals[1])[0]
-        if identical:
-            consistent = None
-        out.append(PairOutcome(sample_id, sys_a, sys_b, _WINNER[verdict], verdict, consistent, identical, aspects, reasons))
-    return out
-
-
-# --- summaries ----------------------------------------------------------------------------------------
 def bootstrap_rate_ci(values: np.ndarray, clusters: Sequence[str], *, rounds: int = 1000, seed: int = 0,
                       level: float = 0.95) -> tuple[float, float]:
-    """Percentile CI of mean(values), resampling whole clusters (samples) with replacement.
+    """Percentile CI of mean(values), resampling whole clusters (seeds) with replacement; the rating
+    engine's one cluster bootstrap (:func:`s2s_arena.ratings.rate_ci`)."""
+    from s2s_arena.ratings import rate_ci
 
-    Clustering by sample matters when one sample carries several pairs (several systems, or several
-    baselines): their outcomes are not independent.
-    """
     values = np.asarray(values, dtype=float)
-    if values.size == 0:
+    if values.size == 0 or rounds <= 0:
         return (float("nan"), float("nan"))
-    names, inv = np.unique(np.asarray(clusters, dtype=str), return_inverse=True)
-    sums = np.bincount(inv, weights=values, minlength=len(names))
-    counts = np.bincount(inv, minlength=len(names)).astype(float)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(names), size=(rounds, len(names)))
-    rates = sums[draws].sum(1) / counts[draws].sum(1)
-    alpha = (1 - level) / 2
-    low, high = np.quantile(rates, [alpha, 1 - alpha])
-    return (float(low), float(high))
+    _, low, high = rate_ci(values[:, None], np.ones((values.size, 1)), np.asarray(clusters, dtype=object),
+                           rounds, seed, level)
+    return (float(low[0]), float(high[0]))
 
 
-def summarize(outcomes: Sequence[PairOutcome], *, candidate: str | None = None, groups: Mapping[str, Mapping[str, str]] | None = None,
+def summarize(outcomes: Sequence[PairOutcome], *, candidate: str | None = None,
+              groups: Mapping[str, Mapping[str, str]] | None = None,
               bootstrap: int = 1000, seed: int = 0, by: Sequence[str] = ("level", "task")) -> dict[str, Any]:
     """Win / tie / loss / both-bad rates of ``candidate`` (default: each outcome's system_a).
 
-    Rates are over VALID pairs (invalid ones are counted in ``n_invalid``, never dropped silently and
-    never turned into a verdict). ``groups`` maps sample_id -> {"level": ..., "task": ...} for the
-    per-level and per-task breakdowns.
+    Rates are over VALID pairs (invalid ones are counted in ``n_invalid`` and by kind in
+    ``invalid_reasons``, never dropped silently and never turned into a verdict). The CI resamples seeds
+    (the verdict rows' ``seed_id``, else the sample). Breakdowns use each outcome's own covariates
+    (copied from the sample into its verdict rows); ``groups`` (sample_id -> {"level": ..}) fills in
+    what the rows lack.
     """
     result = _rates(outcomes, candidate, bootstrap, seed)
     groups = groups or {}
     for key in by:
         parts: dict[str, list[PairOutcome]] = defaultdict(list)
         for o in outcomes:
-            value = groups.get(o.sample_id, {}).get(key)
+            value = o.covariates.get(key) or groups.get(o.sample_id, {}).get(key)
             if value is not None:
                 parts[str(value)].append(o)
         result[f"by_{key}"] = {k: _rates(v, candidate, bootstrap, seed) for k, v in sorted(parts.items())}
@@ -372,7 +305,7 @@ def _rates(outcomes: Sequence[PairOutcome], candidate: str | None, bootstrap: in
     count = {s: side.count(s) for s in ("win", "tie", "loss", "both_bad")}
     judged_twice = [o for o in valid if o.consistent is not None]
     wins = np.array([s == "win" for s in side], dtype=float)
-    ci = bootstrap_rate_ci(wins, [o.sample_id for o in valid], rounds=bootstrap, seed=seed) if k and bootstrap > 0 else (float("nan"), float("nan"))
+    ci = bootstrap_rate_ci(wins, [o.cluster or o.sample_id for o in valid], rounds=bootstrap, seed=seed)
     rate = (lambda c: c / k) if k else (lambda c: float("nan"))
     return {
         "win_rate": rate(count["win"]),
@@ -385,6 +318,7 @@ def _rates(outcomes: Sequence[PairOutcome], candidate: str | None, bootstrap: in
         "n": n,
         "n_valid": k,
         "n_invalid": n - k,
+        "invalid_reasons": invalid_reasons(outcomes),
         "n_identical": sum(o.identical for o in outcomes),
         "position_consistency": (sum(bool(o.consistent) for o in judged_twice) / len(judged_twice)) if judged_twice else float("nan"),
         "n_inconsistent": sum(o.consistent is False for o in judged_twice),
