@@ -11,8 +11,6 @@ benchmark measures. The speech stage gets the requirements as a style prompt whe
 
 from __future__ import annotations
 
-import io
-import os
 import time
 from typing import Any
 
@@ -34,22 +32,21 @@ def _device(device: str | None) -> str:
 
 
 class _Api:
-    """One OpenAI-compatible endpoint shared by the API stages."""
+    """One OpenAI-compatible endpoint shared by the API stages (the project's one HTTP client)."""
 
-    def __init__(self, base_url: str | None, api_key: str | None, timeout_s: float):
-        import httpx
+    def __init__(self, base_url: str | None, api_key: str | None, timeout_s: float, retries: int = 2):
+        from ..http import ApiClient
 
-        base = (base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1").rstrip("/")
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
-        self.base_url = base
-        self.client = httpx.Client(base_url=base, timeout=timeout_s,
-                                   headers={"Authorization": f"Bearer {key}"} if key else {})
+        self.client = ApiClient(base_url, api_key, timeout_s=timeout_s, max_retries=retries)
+        self.base_url = self.client.base_url
 
     def post(self, path: str, **kw: Any):
-        resp = self.client.post(path, **kw)
-        if resp.status_code != 200:
-            raise RuntimeError(f"HTTP {resp.status_code} from {self.base_url}{path}: {resp.text[:300]}")
-        return resp
+        from ..http import ApiError
+
+        try:
+            return self.client.post_json(path, **kw)
+        except ApiError as e:
+            raise RuntimeError(str(e)) from None
 
 
 class CascadeSystem(System):
@@ -68,6 +65,7 @@ class CascadeSystem(System):
         base_url: str | None = None,
         api_key: str | None = None,
         timeout_s: float = 120.0,
+        retries: int = 2,
         language: str | None = None,
         **info: Any,
     ):
@@ -82,7 +80,7 @@ class CascadeSystem(System):
         self.style_prompt = bool(style_prompt)
         self.voice = voice
         self.language = language
-        self._api_args = (base_url, api_key, float(timeout_s))
+        self._api_args = (base_url, api_key, float(timeout_s), int(retries))
         self._api: _Api | None = None
         self._asr = self._llm = self._tts = None
         info.setdefault("architecture", "cascade")
@@ -117,7 +115,8 @@ class CascadeSystem(System):
     # -- stages ----------------------------------------------------------------------------------
     def transcribe(self, x: np.ndarray) -> str:
         if self.asr_spec.startswith(API_PREFIX):
-            files = {"file": ("instruction.wav", io.BytesIO(encode_wav(x, SAMPLE_RATE)), "audio/wav")}
+            # bytes, not a file object: a retried request must send the whole file again
+            files = {"file": ("instruction.wav", encode_wav(x, SAMPLE_RATE), "audio/wav")}
             data = {"model": self.asr_spec[len(API_PREFIX):]}
             reply = self.api().post("/audio/transcriptions", files=files, data=data).json()
             if not isinstance(reply, dict) or not isinstance(reply.get("text"), str):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
@@ -19,11 +18,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..audio import SAMPLE_RATE, AudioError, encode_wav, read_raw, to_mono
+from ..http import DEFAULT_BASE_URL, RETRY_STATUS, ApiClient, ApiError
 from ..schema import Sample, SystemInfo
 from .base import System, SystemOutput, prompts, sample_audio
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+__all__ = ["DEFAULT_BASE_URL", "RETRY_STATUS", "OpenAIChatSystem", "ReplyError"]
 
 
 class ReplyError(Exception):
@@ -50,8 +49,9 @@ class OpenAIChatSystem(System):
         **info: Any,
     ):
         self.model = model
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
+        self.api = ApiClient(base_url, api_key, timeout_s=timeout_s, max_retries=retries, backoff_s=0.5,
+                             max_backoff_s=8.0)
+        self.base_url = self.api.base_url
         self.voice = voice
         self.stream = bool(stream)
         self.timeout_s = float(timeout_s)
@@ -63,23 +63,9 @@ class OpenAIChatSystem(System):
         info.setdefault("architecture", "end-to-end")
         info.setdefault("backbone", model)
         self.info = SystemInfo(name=name, spec=spec, **info)
-        self._client = None
-
-    # -- HTTP ------------------------------------------------------------------------------------
-    def _http(self):
-        import httpx
-
-        if self._client is None:
-            headers = {"Content-Type": "application/json"}
-            if self.api_key:
-                headers["Authorization"] = f"Bearer {self.api_key}"
-            self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=self.timeout_s)
-        return self._client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self.api.close()
 
     def request_body(self, sample: Sample) -> dict[str, Any]:
         wav = base64.b64encode(encode_wav(sample_audio(sample), SAMPLE_RATE)).decode("ascii")
@@ -110,41 +96,33 @@ class OpenAIChatSystem(System):
             return [out for chunk in pool.map(lambda s: super(OpenAIChatSystem, self).respond([s]), batch) for out in chunk]
 
     def respond_one(self, sample: Sample) -> SystemOutput:
-        import httpx
-
         body = self.request_body(sample)
         start = time.perf_counter()
-        last_error = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
-            try:
-                out = self._stream(body, start) if self.stream else self._whole(body, start)
-                out.meta["attempts"] = attempt + 1
-                return out
-            except httpx.TimeoutException:
-                last_error = f"timeout: no complete reply from {self.base_url} within {self.timeout_s:g} s"
-            except httpx.TransportError as e:
-                last_error = f"cannot reach {self.base_url}: {type(e).__name__}: {e}"
-            except _RetryableStatus as e:
-                last_error = str(e)
-            except ReplyError as e:
-                # A malformed reply is not retried: the same request tends to get the same reply.
-                return SystemOutput.failed(f"malformed reply from {self.base_url}: {e}", time.perf_counter() - start, attempts=attempt + 1)
-        return SystemOutput.failed(last_error, time.perf_counter() - start, attempts=self.retries + 1)
+        meta: dict[str, Any] = {}
+        try:
+            out = self.api.call(lambda http: self._stream(http, body, start) if self.stream else self._whole(http, body, start),
+                                meta=meta)
+        except ApiError as e:
+            return SystemOutput.failed(str(e), time.perf_counter() - start, attempts=meta.get("attempts", 1))
+        except ReplyError as e:
+            # A malformed reply is not retried: the same request tends to get the same reply.
+            return SystemOutput.failed(f"malformed reply from {self.base_url}: {e}", time.perf_counter() - start,
+                                       attempts=meta.get("attempts", 1))
+        out.meta["attempts"] = meta.get("attempts", 1)
+        return out
 
-    def _check_status(self, status: int, text: str) -> None:
-        if status == 200:
-            return
-        msg = f"HTTP {status} from {self.base_url}/chat/completions: {text[:300]}"
-        if status in RETRY_STATUS:
-            raise _RetryableStatus(msg)
-        raise ReplyError(msg)
+    def _check_status(self, resp) -> None:
+        try:
+            self.api.check(resp, "/chat/completions")
+        except ApiError as e:
+            if e.retryable:
+                raise
+            raise ReplyError(str(e)) from None
 
-    def _whole(self, body: dict[str, Any], start: float) -> SystemOutput:
-        resp = self._http().post("/chat/completions", json=body)
+    def _whole(self, http, body: dict[str, Any], start: float) -> SystemOutput:
+        resp = http.post("/chat/completions", json=body)
         total = time.perf_counter() - start
-        self._check_status(resp.status_code, resp.text)
+        self._check_status(resp)
         try:
             data = resp.json()
             messages = [c["message"] for c in data["choices"]]
@@ -171,14 +149,14 @@ class OpenAIChatSystem(System):
             latency_total_s=total, meta={"model": data.get("model", self.model), "usage": data.get("usage") or {}},
         )
 
-    def _stream(self, body: dict[str, Any], start: float) -> SystemOutput:
+    def _stream(self, http, body: dict[str, Any], start: float) -> SystemOutput:
         chunks: list[bytes] = []
         transcript: list[str] = []
         first_audio: float | None = None
-        with self._http().stream("POST", "/chat/completions", json=body) as resp:
+        with http.stream("POST", "/chat/completions", json=body) as resp:
             if resp.status_code != 200:
                 resp.read()
-                self._check_status(resp.status_code, resp.text)
+                self._check_status(resp)
             for event in _sse_events(resp.iter_lines()):
                 try:
                     choices = event["choices"]
@@ -206,10 +184,6 @@ class OpenAIChatSystem(System):
         x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
         return SystemOutput(audio=x, sr=SAMPLE_RATE, text="".join(transcript), latency_first_audio_s=first_audio,
                             latency_total_s=total, meta={"model": self.model, "streamed": True})
-
-
-class _RetryableStatus(Exception):
-    pass
 
 
 def _sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:

@@ -5,32 +5,27 @@ Works with OpenAI's audio models (gpt-audio, gpt-4o-audio-preview) and with a vL
 ``input_audio`` parts (base64 WAV). The base URL comes from ``base_url=``, else
 ``S2S_ARENA_JUDGE_BASE_URL``, else ``OPENAI_BASE_URL``, else OpenAI's; the key from ``api_key=``, else
 ``S2S_ARENA_JUDGE_API_KEY``, else ``OPENAI_API_KEY`` (a local server may need none). Requests run
-concurrently; timeouts, connection errors, 429 and 5xx are retried with exponential backoff; every
+concurrently; timeouts, connection errors, 429 and 5xx are retried by the shared client
+(``s2s_arena.http``: jittered exponential backoff, Retry-After honoured); every
 item records its latency and token usage, and the judge keeps running totals in ``usage``.
 """
 
 from __future__ import annotations
 
 import base64
-import os
-import random
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from s2s_arena.audio import encode_wav
+from s2s_arena.http import DEFAULT_BASE_URL, RETRY_STATUS, ApiClient, ApiError
 
 from ..parsing import ParseError, judgement_from_reply
 from ..prompts import DEFAULT_PROMPT, load_prompt, render_pairwise
 from .base import Judge, Judgement, PairInput
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-
-
-class EndpointError(RuntimeError):
-    """The endpoint failed in a way worth retrying later (timeouts, overload, garbage bodies)."""
+__all__ = ["DEFAULT_BASE_URL", "RETRY_STATUS", "EndpointError", "OpenAIJudge"]
+EndpointError = ApiError  # the endpoint failed; kept under the name judging code has used
 
 
 class OpenAIJudge(Judge):
@@ -42,13 +37,12 @@ class OpenAIJudge(Judge):
                  listen_to_instruction: bool = True, extra_body: dict[str, Any] | None = None, seed: int = 0):
         self.model = model
         self.name = f"openai:{model}"
-        self.base_url = (base_url or os.environ.get("S2S_ARENA_JUDGE_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
-                         or DEFAULT_BASE_URL).rstrip("/")
-        self.api_key = api_key or os.environ.get("S2S_ARENA_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
         self.concurrency = max(1, int(concurrency))
-        self.timeout_s = float(timeout_s)
-        self.max_retries = max(0, int(max_retries))
-        self.backoff_s = float(backoff_s)
+        self.api = ApiClient(base_url, api_key, env=("S2S_ARENA_JUDGE",), timeout_s=timeout_s,
+                             max_retries=max_retries, backoff_s=backoff_s, max_connections=self.concurrency)
+        self.base_url = self.api.base_url
+        self.timeout_s = self.api.timeout_s
+        self.max_retries = self.api.max_retries
         self.max_tokens = int(max_tokens)
         self.max_tokens_field = max_tokens_field
         self.template = load_prompt(prompt)
@@ -58,7 +52,6 @@ class OpenAIJudge(Judge):
         self.usage = {"requests": 0, "retries": 0, "failures": 0, "prompt_tokens": 0, "completion_tokens": 0,
                       "latency_s": 0.0}
         self._lock = threading.Lock()
-        self._client = None
 
     def config(self) -> Any:
         # The endpoint is part of the identity: the same model name on two servers may differ.
@@ -70,23 +63,14 @@ class OpenAIJudge(Judge):
     def listens_to_instruction(self) -> bool:
         return self.listen_to_instruction
 
-    def __getstate__(self):  # picklable for Ray: clients and locks are rebuilt on the other side
+    def __getstate__(self):  # picklable for Ray: the lock is rebuilt on the other side
         state = dict(self.__dict__)
-        state["_client"], state["_lock"] = None, None
+        state["_lock"] = None
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._lock = threading.Lock()
-
-    def _http(self):
-        import httpx
-
-        if self._client is None:
-            headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-            self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=self.timeout_s,
-                                        limits=httpx.Limits(max_connections=self.concurrency))
-        return self._client
 
     # -- one request -------------------------------------------------------------------------------------
     def _messages(self, item: PairInput) -> list[dict]:
@@ -101,66 +85,39 @@ class OpenAIJudge(Judge):
                 content.append({"type": "input_audio", "input_audio": {"data": data, "format": "wav"}})
         return [{"role": "system", "content": self.template.system}, {"role": "user", "content": content}]
 
-    def _chat(self, messages: list[dict], meta: dict) -> str:
-        """One chat completion with retries; returns the reply text or raises EndpointError."""
-        import httpx
+    @staticmethod
+    def _reply(resp) -> tuple[str, dict]:
+        try:
+            data = resp.json()
+            text = data["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            # a garbage body from an overloaded proxy is worth another attempt
+            raise ApiError(f"malformed response body (not an OpenAI chat completion): {resp.text[:200]!r}",
+                           retryable=True) from None
+        if isinstance(text, list):  # some servers return content parts
+            text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
+        return text or "", data.get("usage") or {}
 
+    def _chat(self, messages: list[dict], meta: dict) -> str:
+        """One chat completion with retries; returns the reply text or raises ApiError."""
         body = {"model": self.model, "messages": messages, "temperature": 0, "seed": self.seed,
                 self.max_tokens_field: self.max_tokens, **self.extra_body}
-        last, last_retry_after = "no attempt", None
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                meta["retries"] = meta.get("retries", 0) + 1
-                with self._lock:
-                    self.usage["retries"] += 1
-                time.sleep(self._delay(attempt, last_retry_after))
-            last_retry_after = None
-            start = time.perf_counter()
-            try:
-                resp = self._http().post("/chat/completions", json=body)
-            except httpx.TimeoutException:
-                last = f"timed out after {self.timeout_s:g} s"
-                continue
-            except httpx.HTTPError as e:
-                last = f"{type(e).__name__}: {e}"
-                continue
-            finally:
-                elapsed = time.perf_counter() - start
-                meta["latency_s"] = meta.get("latency_s", 0.0) + elapsed
-                with self._lock:
-                    self.usage["requests"] += 1
-                    self.usage["latency_s"] += elapsed
-            if resp.status_code in RETRY_STATUS:
-                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-                last_retry_after = resp.headers.get("retry-after")
-                continue
-            if resp.status_code >= 400:
-                raise EndpointError(f"HTTP {resp.status_code} from {self.base_url}: {resp.text[:300]}")
-            try:
-                data = resp.json()
-                text = data["choices"][0]["message"]["content"]
-            except (ValueError, KeyError, IndexError, TypeError):
-                last = f"malformed response body (not an OpenAI chat completion): {resp.text[:200]!r}"
-                continue
-            usage = data.get("usage") or {}
-            for key in ("prompt_tokens", "completion_tokens"):
-                n = int(usage.get(key) or 0)
-                meta[key] = meta.get(key, 0) + n
-                with self._lock:
-                    self.usage[key] += n
-            if isinstance(text, list):  # some servers return content parts
-                text = "".join(p.get("text", "") for p in text if isinstance(p, dict))
-            return text or ""
-        raise EndpointError(f"{self.base_url}: {last} (after {self.max_retries + 1} attempts)")
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(60.0, float(retry_after))
-            except ValueError:
-                pass
-        # Exponential backoff with jitter, so concurrent workers do not retry in lockstep.
-        return self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        calls: dict[str, Any] = {}
+        try:
+            text, usage = self.api.post_json("/chat/completions", json=body, parse=self._reply, meta=calls)
+        finally:
+            meta["retries"] = meta.get("retries", 0) + calls.get("retries", 0)
+            meta["latency_s"] = meta.get("latency_s", 0.0) + calls.get("latency_s", 0.0)
+            with self._lock:
+                self.usage["requests"] += calls.get("attempts", 0)
+                self.usage["retries"] += calls.get("retries", 0)
+                self.usage["latency_s"] += calls.get("latency_s", 0.0)
+        for key in ("prompt_tokens", "completion_tokens"):
+            n = int(usage.get(key) or 0)
+            meta[key] = meta.get(key, 0) + n
+            with self._lock:
+                self.usage[key] += n
+        return text
 
     def judge_one(self, item: PairInput) -> Judgement:
         meta: dict[str, Any] = {}
@@ -178,7 +135,7 @@ class OpenAIJudge(Judge):
                 except ParseError as e:
                     return Judgement.invalid(f"unparseable reply after one re-ask ({first_error}; then {e})",
                                              attempts=2, raw=[reply, second], **meta)
-        except EndpointError as e:
+        except ApiError as e:
             with self._lock:
                 self.usage["failures"] += 1
             return Judgement.invalid(str(e), transient=True, **meta)
@@ -192,6 +149,4 @@ class OpenAIJudge(Judge):
             return list(pool.map(self.judge_one, items))
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self.api.close()
