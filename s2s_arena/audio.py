@@ -318,12 +318,20 @@ def encode(x: np.ndarray, sr: int = SAMPLE_RATE, fmt: str = "wav") -> bytes:
     return proc.stdout
 
 
+# Read once: os.umask can only be read by setting it, which is not thread-safe to do per write.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write via a temporary file and rename, so an interrupted run never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600; give the file the mode open() would (0644 under the usual umask), so
+        # outputs can be shared, served and uploaded like any other file.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)

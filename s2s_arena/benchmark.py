@@ -15,6 +15,23 @@ from .audio import SAMPLE_RATE, load_audio
 from .schema import LEVELS, Sample, SchemaError, sample_from_row
 
 
+def undecoded_audio(ds: Any) -> Any:
+    """The same dataset with its Audio columns left as ``{"path", "bytes"}``.
+
+    ``datasets`` 5 decodes Audio through torchcodec (torch + FFmpeg libraries); the core reads the
+    embedded FLAC/WAV bytes with soundfile instead, so reading the benchmark needs no torch at all.
+    """
+    try:
+        from datasets import Audio
+    except ImportError:  # pragma: no cover - datasets is a core dependency
+        return ds
+    features = getattr(ds, "features", None) or {}
+    for name, feature in list(features.items()):
+        if isinstance(feature, Audio) and feature.decode:
+            ds = ds.cast_column(name, Audio(sampling_rate=feature.sampling_rate, decode=False))
+    return ds
+
+
 def _available_splits(source: str, config: str) -> list[str]:
     from datasets import get_dataset_split_names
 
@@ -45,21 +62,27 @@ def load_benchmark(
     if not isinstance(source, (str, Path)):  # a datasets Dataset or DatasetDict already in memory
         splits = source if hasattr(source, "keys") else {"all": source}
         for name, ds in splits.items():
-            for row in ds:
+            for row in undecoded_audio(ds):
                 s = _to_sample(row, decode_audio)
                 if s.level in levels:
                     per_level.setdefault(s.level, []).append(s)
     else:
         from datasets import load_dataset
 
+        from .errors import MissingError
+        from .hub import looks_like_hub_id
+
         src = str(source)
+        if not Path(src).exists() and not looks_like_hub_id(src):
+            raise MissingError(f"{src}: no such dataset folder (build one with `s2s-arena build --out DIR`) "
+                               "and not a Hub dataset id (user/name)")
         if Path(src).exists() and not (Path(src) / "README.md").is_file():
             raise SchemaError(src, None, "not a dataset folder (no README.md dataset card); build one with `s2s-arena build --out DIR`")
         present = _available_splits(src, config)
         for lv in levels:
             if lv not in present:
                 continue
-            ds = load_dataset(src, config, split=lv)
+            ds = undecoded_audio(load_dataset(src, config, split=lv))
             for row in ds:
                 per_level.setdefault(lv, []).append(_to_sample(row, decode_audio))
     if limit is None:

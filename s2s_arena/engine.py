@@ -8,11 +8,28 @@ them to disk at once (that is what makes runs resumable).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 from s2s_arena.errors import ConfigError
 from typing import Any, Callable, Iterable, Iterator
 
 Worker = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 ENGINES = ("local", "ray")
+
+# Callers embedded in other tools (the evaluate metric obeys evaluate.disable_progress_bar()) turn the
+# progress bar off for what they run, without a flag threaded through every layer in between.
+_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("s2s_arena_progress", default=True)
+
+
+@contextlib.contextmanager
+def progress(enabled: bool = True) -> Iterator[None]:
+    """Show (or hide) the progress bars of the work run inside this block."""
+    token = _PROGRESS.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
@@ -46,7 +63,8 @@ def map_batches(
     from tqdm.auto import tqdm
 
     worker = worker_factory()
-    with tqdm(total=len(items), desc=desc or "working", unit="item", dynamic_ncols=True) as bar:
+    with tqdm(total=len(items), desc=desc or "working", unit="item", dynamic_ncols=True,
+              disable=not _PROGRESS.get()) as bar:
         for batch in _chunks(items, batch_size):
             rows = worker(batch)
             yield from rows

@@ -73,7 +73,10 @@ def ray_map_batches(
         compute=ray.data.ActorPoolStrategy(size=max(1, int(concurrency))),
         **actor_opts,
     )
-    with tqdm(total=len(items), desc=desc or "working (ray)", unit="item", dynamic_ncols=True) as bar:
+    from .engine import _PROGRESS
+
+    with tqdm(total=len(items), desc=desc or "working (ray)", unit="item", dynamic_ncols=True,
+              disable=not _PROGRESS.get()) as bar:
         for row in ds.iter_rows():
             result = pickle.loads(row["row"])
             yield result

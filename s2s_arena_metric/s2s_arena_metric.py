@@ -1,26 +1,31 @@
 """S2S-Arena: pairwise judging of spoken responses, reported as win rates (an `evaluate` module).
 
-Load it from the repository folder or from a Hub copy of the folder:
+Load it from the Hub or from a copy of this folder:
 
-    metric = evaluate.load("path/to/s2s_arena_metric", judge="feature")
+    metric = evaluate.load("<user>/s2s_arena", judge="feature")      # or a local folder / this .py file
     metric.compute(predictions=candidate_audio, references=baseline_audio, samples=benchmark_rows)
 
-The judging machinery lives in the installed ``s2s_arena_metric`` package (``pip install s2s-arena``);
-this file only adapts it to the evaluate API.
+The judging machinery lives in the installed ``s2s_arena`` package (``pip install s2s-arena``; see
+requirements.txt); this file only adapts it to the evaluate API. It imports nothing named like itself,
+so a copy published under any repository name loads.
 """
 
-from s2s_arena.errors import ConfigError
 import base64
+import io
 import json
+import math
+import os
 
 import datasets
 import evaluate
 import numpy as np
 
-from s2s_arena.audio import SAMPLE_RATE, AudioError, load_audio
-from s2s_arena.schema import JSON_COLUMNS, Sample, SchemaError
+from s2s_arena.audio import SAMPLE_RATE, AudioError, load_audio, read_raw
+from s2s_arena.engine import progress
+from s2s_arena.errors import ConfigError
 from s2s_arena.judging.judges import get_judge
 from s2s_arena.judging.protocol import Pair, as_cache, judge_pairs, resolve, summarize
+from s2s_arena.schema import JSON_COLUMNS, Sample, SchemaError
 
 _CITATION = """\
 @misc{s2sarena2024,
@@ -61,17 +66,65 @@ Examples:
 """
 
 _ERRORS_KEY = "_input_errors"
-_INSTRUCTION_KEY = "_instruction_audio_f32"
+_INSTRUCTION_KEY = "_instruction_audio"
 _SAMPLE_FIELDS = ("id", "level", "task", "instruction_text", "requirements")
+# What evaluate's Arrow cache holds per response: the caller's file path, or encoded audio bytes. Never
+# the decoded float32 waveform: that is 4 bytes x 24,000 per second of speech, copied into the cache.
+_AUDIO_FEATURE = {"path": datasets.Value("string"), "bytes": datasets.Value("binary")}
 
 
-def _encode_audio(item, where):
-    """Audio item -> raw float32 24 kHz bytes, or (b"", error) when it cannot be used."""
+def _encoded(x, sr):
+    """A waveform as FLAC (24-bit: below any audible or measurable difference); WAV float beyond FLAC's
+    limits (over 8 channels, over 655 kHz, samples beyond +-1 that FLAC would clip, non-finite values)."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    fits = x.shape[0] and x.shape[1] <= 8 and sr <= 655_350 and np.isfinite(x).all() and np.abs(x).max() <= 1.0
+    if fits:
+        sf.write(buf, x, sr, format="FLAC", subtype="PCM_24")
+    else:
+        sf.write(buf, x, sr, format="WAV", subtype="FLOAT")
+    return buf.getvalue()
+
+
+def _audio_ref(item, where):
+    """An audio item -> ({"path", "bytes"} to store, error). Paths and encoded bytes pass through untouched;
+    waveforms (arrays, datasets' decoded values) are encoded; nothing is decoded here. An absent part is
+    "" / b"" (evaluate rejects None in a string column)."""
     try:
-        x = load_audio(item, sr=SAMPLE_RATE, where=where)
+        if isinstance(item, (str, os.PathLike)):
+            return {"path": os.path.abspath(os.fspath(item)), "bytes": b""}, ""
+        if isinstance(item, (bytes, bytearray, memoryview)):
+            return {"path": "", "bytes": bytes(item)}, ""
+        if isinstance(item, dict) and item.get("array") is None and (item.get("bytes") or item.get("path")):
+            if item.get("bytes"):
+                return {"path": str(item.get("path") or ""), "bytes": bytes(item["bytes"])}, ""
+            return {"path": os.path.abspath(os.fspath(item["path"])), "bytes": b""}, ""
+        x, sr = read_raw(item, where=where)  # arrays, (array, sr), torchcodec decoders: validated here
+        return {"path": "", "bytes": _encoded(x, sr)}, ""
+    except (AudioError, SchemaError, OSError, ValueError, TypeError, RuntimeError) as e:
+        return {"path": "", "bytes": b""}, str(e)
+
+
+def _decode(ref, where):
+    """A stored {"path", "bytes"} -> (24 kHz mono float32 waveform, error)."""
+    if not ref or not (ref.get("bytes") or ref.get("path")):
+        return None, ""
+    try:
+        return load_audio(ref if ref.get("bytes") else ref["path"], sr=SAMPLE_RATE, where=where), ""
     except (AudioError, SchemaError, OSError, ValueError, TypeError) as e:
-        return b"", str(e)
-    return np.ascontiguousarray(x, dtype="<f4").tobytes(), ""
+        return None, str(e)
+
+
+def _no_nan(value):
+    """Undefined figures (a rate over no pairs) as None: NaN is not valid JSON and compares unequal to itself."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def _sample_dict(raw, index):
@@ -108,8 +161,11 @@ def _sample_dict(raw, index):
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
-class S2SArenaMetric(evaluate.Metric):
-    """Win rate of a candidate S2S system against a baseline, judged pairwise in both orders."""
+class S2sArenaMetric(evaluate.Metric):
+    """Win rate of a candidate S2S system against a baseline, judged pairwise in both orders.
+
+    (The class name is what evaluate turns into ``metric.name``: ``s2s_arena_metric``.)
+    """
 
     def __init__(self, judge="feature", judge_options=None, verdict_cache=True, both_orders=True,
                  batch_size=8, engine="local", bootstrap=1000, bootstrap_seed=0, **kwargs):
@@ -123,17 +179,19 @@ class S2SArenaMetric(evaluate.Metric):
         self.bootstrap = int(bootstrap)
         self.bootstrap_seed = int(bootstrap_seed)
         self._judge = None
+        self._n_added = 0
+        self.last_cache_dir = None
 
     def _info(self):
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            # Audio is stored decoded (float32, 24 kHz) and samples as JSON text: the Arrow buffer then
-            # holds exactly what the judge sees, whatever form (path, dict, Audio value) the caller used.
+            # Responses are stored as the caller's path or as encoded bytes (see _AUDIO_FEATURE), samples
+            # as JSON text (their mapping columns mix types no single Arrow type holds).
             features=datasets.Features({
-                "predictions": datasets.Value("binary"),
-                "references": datasets.Value("binary"),
+                "predictions": dict(_AUDIO_FEATURE),
+                "references": dict(_AUDIO_FEATURE),
                 "samples": datasets.Value("string"),
             }),
             reference_urls=["https://arxiv.org/abs/2503.05085"],
@@ -159,16 +217,17 @@ class S2SArenaMetric(evaluate.Metric):
             index = offset + i
             row, instruction = _sample_dict(raw, index)
             errors = []
-            p, err = _encode_audio(pred, f"predictions[{index}]")
+            p, err = _audio_ref(pred, f"predictions[{index}]")
             errors += [err] if err else []
-            r, err = _encode_audio(ref, f"references[{index}]")
+            r, err = _audio_ref(ref, f"references[{index}]")
             errors += [err] if err else []
             if listens and instruction is not None:
-                x, err = _encode_audio(instruction, f"samples[{index}].audio")
+                x, err = _audio_ref(instruction, f"samples[{index}].audio")
                 if err:
                     errors.append(err)
                 else:
-                    row[_INSTRUCTION_KEY] = base64.b64encode(x).decode("ascii")
+                    row[_INSTRUCTION_KEY] = {"path": x["path"],
+                                             "bytes": base64.b64encode(x["bytes"]).decode("ascii") if x["bytes"] else None}
             row[_ERRORS_KEY] = errors
             enc_p.append(p)
             enc_r.append(r)
@@ -177,14 +236,14 @@ class S2SArenaMetric(evaluate.Metric):
 
     def add_batch(self, *, predictions=None, references=None, samples=None, **kwargs):
         """Add a batch of candidate responses, baseline responses and the samples they answer."""
-        offset = getattr(self, "_n_added", 0)
+        offset = self._n_added
         p, r, s = self._encode_rows(predictions, references, samples, offset)
         self._n_added = offset + len(p)
         return super().add_batch(predictions=p, references=r, samples=s, **kwargs)
 
     def add(self, *, prediction=None, reference=None, samples=None, **kwargs):
         """Add one candidate response, one baseline response and the sample (``samples=``) they answer."""
-        offset = getattr(self, "_n_added", 0)
+        offset = self._n_added
         p, r, s = self._encode_rows([prediction], [reference], [samples], offset)
         self._n_added = offset + 1
         return super().add(prediction=p[0], reference=r[0], samples=s[0], **kwargs)
@@ -193,25 +252,34 @@ class S2SArenaMetric(evaluate.Metric):
     def _compute(self, predictions, references, samples):
         self._n_added = 0
         pairs, groups = [], {}
-        for p, r, s in zip(predictions, references, samples):
+        for i, (p, r, s) in enumerate(zip(predictions, references, samples)):
             row = json.loads(s)
-            errors = row.pop(_ERRORS_KEY, [])
+            errors = list(row.pop(_ERRORS_KEY, []))
             instr = row.pop(_INSTRUCTION_KEY, None)
             sample = Sample.from_dict(row)
             groups[sample.id] = {"level": sample.level, "task": sample.task}
-            pairs.append(Pair(
-                sample=sample, system_a="candidate", system_b="baseline",
-                audio_a=np.frombuffer(p, dtype="<f4") if p else None,
-                audio_b=np.frombuffer(r, dtype="<f4") if r else None,
-                instruction_audio=np.frombuffer(base64.b64decode(instr), dtype="<f4") if instr else None,
-                error="; ".join(errors),
-            ))
+            audio_a = audio_b = instruction = None
+            if not errors:
+                audio_a, err = _decode(p, f"predictions[{i}]")
+                errors += [err] if err else []
+                audio_b, err = _decode(r, f"references[{i}]")
+                errors += [err] if err else []
+                if instr:
+                    ref = {"path": instr.get("path"),
+                           "bytes": base64.b64decode(instr["bytes"]) if instr.get("bytes") else None}
+                    instruction, err = _decode(ref, f"samples[{i}].audio")
+                    errors += [err] if err else []
+            pairs.append(Pair(sample=sample, system_a="candidate", system_b="baseline", audio_a=audio_a,
+                              audio_b=audio_b, instruction_audio=instruction, error="; ".join(errors)))
         judge = self.judge
         stats = {}
         cache = as_cache(self.verdict_cache)
+        self.last_cache_dir = str(cache.path.parent) if cache is not None else None
         try:
-            verdicts = judge_pairs(judge, pairs, both_orders=self.both_orders, cache=cache, engine=self.engine,
-                                   batch_size=self.batch_size, stats=stats)
+            # evaluate.disable_progress_bar() silences the judging progress bar as it does evaluate's own.
+            with progress(evaluate.utils.is_progress_bar_enabled()):
+                verdicts = judge_pairs(judge, pairs, both_orders=self.both_orders, cache=cache, engine=self.engine,
+                                       batch_size=self.batch_size, stats=stats)
         finally:
             if cache is not None:
                 cache.close()
@@ -226,4 +294,4 @@ class S2SArenaMetric(evaluate.Metric):
             "n_cache_hits": stats.get("cache_hits", 0),
             "invalid_reasons": {o.sample_id: " | ".join(o.reasons) for o in outcomes if o.outcome == "invalid"},
         })
-        return result
+        return _no_nan(result)

@@ -26,8 +26,11 @@ if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first and pinned: this is the CPU build on disk; a bare "torch" would pull a multi-GB CUDA build.
-  .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[test]"
+  # torchcodec with it: its native libraries are built against one torch release (0.13 <-> 2.13, the pair
+  # verified here) and it does not declare that to pip, so an unpinned install could pick a newer one.
+  .venv/bin/python -m pip install -q "torch==2.13.0" "torchcodec>=0.13,<0.14"
+  # every extra (build, asr, space, ray, hf, postgres) plus the test tools
+  .venv/bin/python -m pip install -q -e ".[all,test]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

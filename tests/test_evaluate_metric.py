@@ -59,7 +59,7 @@ def espeak_pairs(tmp_path_factory):
 def test_load_from_folder_and_compute_with_the_feature_judge(espeak_pairs, tmp_path):
     preds, refs, samples = espeak_pairs
     metric = evaluate.load(METRIC_DIR, judge="feature", verdict_cache=str(tmp_path), bootstrap=200)
-    assert type(metric).__name__ == "S2SArenaMetric"
+    assert type(metric).__name__ == "S2sArenaMetric" and metric.name == "s2s_arena_metric"
     out = metric.compute(predictions=preds, references=refs, samples=samples)
     for key in ("win_rate", "tie_rate", "loss_rate", "both_bad_rate", "win_rate_ci", "n", "n_invalid",
                 "position_consistency", "by_level", "by_task"):
