@@ -183,3 +183,38 @@ def test_judge_command_errors_name_the_problem(tiny_benchmark):
     base = ["judge", "--data", str(root / "data"), "--responses", str(root / "resp"), "--out", str(root / "x.jsonl")]
     assert main(base + ["--baseline", "nobody"]) == 2
     assert main(base + ["--judge", "nonsense"]) == 2
+
+
+def test_judge_command_keeps_judge_configurations_apart(tiny_benchmark, capsys):
+    import json
+
+    from s2s_arena.cli import main
+
+    root, _ = tiny_benchmark
+    out = root / "apart" / "verdicts.jsonl"
+    base = ["judge", "--data", str(root / "data"), "--responses", str(root / "resp"), "--baseline", "quiet",
+            "--systems", "loud", "--out", str(out), "--no-cache"]
+    assert main(base) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    # every row carries the sample's covariates, so the verdict file alone can be broken down
+    assert all(r["level"] == "L2" and r["task"] and r["seed_id"] and r["language"] for r in rows)
+    capsys.readouterr()
+    # another configuration of the same judge (an option changed) never takes these rows for done
+    assert main(base + ["-o", "overrides={\"decision\": {\"tie_below\": 0.5}}"]) == 2
+    err = capsys.readouterr().err
+    assert "holds verdicts of judge 'feature'" in err and "another --out" in err
+    assert out.read_text().count("\n") == len(rows)  # nothing appended, nothing lost
+
+
+def test_judge_command_fails_when_every_pair_is_invalid(tiny_benchmark, capsys):
+    from s2s_arena.cli import main
+
+    root, _ = tiny_benchmark
+    out = root / "dead" / "verdicts.jsonl"
+    argv = ["judge", "--data", str(root / "data"), "--responses", str(root / "resp"), "--baseline", "quiet",
+            "--systems", "loud", "--out", str(out), "--no-cache", "--judge", "openai:m",
+            "-o", "base_url=http://127.0.0.1:9/v1", "-o", "max_retries=0", "-o", "timeout_s=2"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "every pair judged by openai:m is invalid (judge error (ConnectError): 2)" in captured.err
+    assert "no valid pair" in captured.out and "win nan" not in captured.out

@@ -35,24 +35,40 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed for the printed confidence intervals")
 
 
-def _done_pairs(out) -> tuple[set, int]:
-    """Pairs already judged in both orders with a usable verdict (invalid rows are retried)."""
+def _done_pairs(out, judge) -> tuple[set, int]:
+    """Pairs this judge configuration already decided in both orders (invalid rows are retried).
+
+    Resumption is per judge configuration (name, version, config hash): a file holding another
+    configuration's rows is refused, so two judges' verdicts are never mixed nor taken for done."""
+    from s2s_arena.errors import UsageError
     from s2s_arena.jsonl import read_jsonl
     from s2s_arena.schema import Verdict
 
+    mine = (judge.name, judge.version, judge.config_hash())
     orders: dict[tuple, set] = {}
     n = 0
     for i, row in read_jsonl(out):
         v = Verdict.from_dict(row, where=f"{out}:{i}")
         n += 1
+        if v.judge_key != mine:
+            raise UsageError(
+                f"{out}: holds verdicts of judge {v.judge!r} version {v.judge_version!r} (config {v.prompt_hash}), "
+                f"but this run is judge {mine[0]!r} version {mine[1]!r} (config {mine[2]}); give another --out so "
+                "the two configurations' verdicts stay apart (a changed option is another configuration)")
         if v.verdict != "invalid":
-            orders.setdefault((v.sample_id, frozenset((v.system_a, v.system_b))), set()).add(v.order)
-    return {k for k, o in orders.items() if o >= {"ab", "ba"}}, n
+            orders.setdefault((v.sample_id, frozenset((v.system_a, v.system_b))), set()).add(v.system_a)
+    # both orders = each of the two systems was shown first once
+    return {k for k, shown_first in orders.items() if len(shown_first) == 2}, n
+
+
+def _kinds(counts: dict) -> str:
+    return ", ".join(f"{kind}: {n}" for kind, n in counts.items())
 
 
 def run(args: argparse.Namespace) -> int:
     import itertools
     import json
+    import sys
     import time
     from pathlib import Path
 
@@ -61,13 +77,14 @@ def run(args: argparse.Namespace) -> int:
     from s2s_arena import __version__
     from s2s_arena.audio import AudioError
     from s2s_arena.benchmark import instruction_audio, load_benchmark
-    from s2s_arena.cli import CommandError
     from s2s_arena.commands.generate import parse_options
+    from s2s_arena.errors import UsageError as CommandError
     from s2s_arena.jsonl import append_jsonl, drop_torn_tail, read_jsonl
     from s2s_arena.responses import load_responses
     from s2s_arena.schema import SchemaError, Verdict
     from s2s_arena.judging.judges import get_judge
-    from s2s_arena.judging.protocol import Pair, as_cache, iter_judge_pairs, resolve, summarize
+    from s2s_arena.judging.protocol import Pair, as_cache, iter_judge_pairs, summarize
+    from s2s_arena.outcomes import invalid_reasons, resolve
 
     if args.limit is not None and args.limit < 1:
         raise CommandError(f"--limit {args.limit}: expected a positive number of samples")
@@ -92,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.data}: no samples (config {args.config!r}, levels {args.levels or 'all'})")
     judge = get_judge(args.judge, **parse_options(args.option))
     out = Path(args.out)
-    done, n_rows_before = _done_pairs(out)
+    done, n_rows_before = _done_pairs(out, judge)
     dropped = drop_torn_tail(out)
     if dropped:
         print(f"{out}: dropped an unfinished last row ({dropped} bytes) left by an interrupted run")
@@ -121,16 +138,18 @@ def run(args: argparse.Namespace) -> int:
     stats: dict = {}
     start = time.time()
     out.parent.mkdir(parents=True, exist_ok=True)
+    this_run = []
     with tqdm(total=len(todo), desc="pairs", unit="pair") as bar:
         for c0 in range(0, len(todo), args.chunk):
             pairs = [load_pair(*t) for t in todo[c0 : c0 + args.chunk]]
             for _, rows in iter_judge_pairs(judge, pairs, cache=cache, engine=args.engine, batch_size=args.batch_size,
                                             concurrency=args.concurrency, num_gpus=args.num_gpus, stats=stats):
                 append_jsonl(out, [r.to_dict() for r in rows], fsync=False)
+                this_run.extend(rows)
                 bar.update(1)
     judge.close()
 
-    # Summaries over everything in the file (this run and earlier ones).
+    # Summaries over everything in the file (this run and earlier ones), resolved by the core.
     verdicts = [Verdict.from_dict(row, where=f"{out}:{i}") for i, row in read_jsonl(out)]
     outcomes = resolve(verdicts)
     groups = {s.id: {"level": s.level, "task": s.task} for s in samples}
@@ -140,10 +159,18 @@ def run(args: argparse.Namespace) -> int:
         if mine:
             res = summarize(mine, candidate=a, groups=groups, bootstrap=1000, seed=args.seed, by=("level",))
             summary[f"{a} vs {b}"] = res
+            if not res["n_valid"]:
+                print(f"  {a} vs {b}: no valid pair | n {res['n']} invalid {res['n_invalid']} "
+                      f"({_kinds(res['invalid_reasons'])})")
+                continue
             lo, hi = res["win_rate_ci"]
             print(f"  {a} vs {b}: win {res['win_rate']:.3f} [{lo:.3f}, {hi:.3f}] tie {res['tie_rate']:.3f} "
                   f"loss {res['loss_rate']:.3f} both_bad {res['both_bad_rate']:.3f} | n {res['n']} "
                   f"invalid {res['n_invalid']} consistency {res['position_consistency']:.3f}")
+    # every row of the file is this judge configuration's (others are refused above)
+    judged_now = {(v.sample_id, frozenset((v.system_a, v.system_b))) for v in this_run}
+    now = [o for o in outcomes if (o.sample_id, frozenset((o.system_a, o.system_b))) in judged_now]
+    failed = invalid_reasons(now)
     manifest = {
         "what": "s2s-arena judge verdicts", "verdicts": str(out.resolve()), "s2s_arena_version": __version__,
         "judge": judge.name, "judge_version": judge.version, "prompt_hash": judge.config_hash(),
@@ -152,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         "rows_before": n_rows_before, "rows_written": 2 * len(todo), "pairs_skipped_missing_response": missing,
         "judge_calls": stats.get("judge_calls", 0), "cache_hits": stats.get("cache_hits", 0),
         "identical_pairs": stats.get("identical", 0), "seconds": round(time.time() - start, 2), "summary": summary,
+        "pairs_judged": len(now), "pairs_invalid": sum(failed.values()), "invalid_reasons": failed,
     }
     manifest_path = out.with_name(f"{out.stem}_manifest.json")
     from s2s_arena.audio import atomic_write_bytes
@@ -159,4 +187,12 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=2, default=str) + "\n").encode("utf-8"))
     print(f"wrote {2 * len(todo)} verdict rows to {out} ({stats.get('judge_calls', 0)} judged, "
           f"{stats.get('cache_hits', 0)} from cache); manifest {manifest_path}")
+    if failed:
+        print(f"{sum(failed.values())} of {len(now)} pairs judged now are invalid: {_kinds(failed)}")
+    if now and sum(failed.values()) == len(now):
+        # A judge that never decides (it cannot load, an endpoint refuses every call) is a failed run,
+        # not a table of NaN win rates.
+        print(f"s2s-arena judge: error: every pair judged by {judge.name} is invalid ({_kinds(failed)}); "
+              f"the rows are kept in {out} and are retried by the next run", file=sys.stderr)
+        return 1
     return 0
