@@ -588,3 +588,71 @@ def _json_default(x: Any) -> Any:
     return str(x)
 
 
+
+
+# --- commands -----------------------------------------------------------------------------------------
+def report_from_sources(votes: str, *, verdicts: Sequence[str] = (), data: str | None = None,
+                        bootstrap: int = 1000, seed: int = 0, min_gold: int = DEFAULT_MIN_GOLD,
+                        min_accuracy: float = DEFAULT_MIN_ACCURACY) -> dict[str, Any]:
+    """The report of a votes store (database URL or SQLite file) or an export of its rows, with an
+    optional judge (verdict files) and benchmark (for the requirement attribute of each sample)."""
+    from .arena.roles import load_vote_rows
+
+    rows = load_vote_rows(str(votes))
+    judge = None
+    if verdicts:
+        from .outcomes import load_many
+
+        judge = load_many(list(verdicts), "verdicts")
+    attributes = None
+    if data:
+        from .benchmark import load_benchmark
+
+        attributes = {s.id: requirement_attribute(s) for s in load_benchmark(str(data))}
+    return validity_report(rows, judge=judge, attributes=attributes, bootstrap=bootstrap, seed=seed,
+                           min_gold=min_gold, min_accuracy=min_accuracy, source=str(votes))
+
+
+def vote_sources(paths: Sequence[str]) -> list[str]:
+    """The inputs among ``paths`` that hold human votes (a store, or vote rows), not judge verdicts."""
+    from .outcomes import detect_format, read_rows
+
+    out = []
+    for p in paths:
+        try:
+            rows = read_rows(p)
+            if rows and detect_format(rows, str(p)) == "votes":
+                out.append(str(p))
+        except (SchemaError, OSError, ValueError):
+            continue
+    return out
+
+
+def write_for_leaderboard(inputs: Sequence[str], out_dir: str | Path, *, bootstrap: int = 1000, seed: int = 0
+                          ) -> Path:
+    """``validity.md`` (and ``validity.json``) next to a leaderboard export: the report of the human
+    votes among ``inputs``, compared with the judge verdicts among them; a short note when the
+    leaderboard rests on verdicts alone (a judge's own checks are in ``s2s-arena calibrate``)."""
+    from .arena.roles import load_vote_rows
+    from .audio import atomic_write_bytes
+
+    votes = vote_sources(inputs)
+    if not votes:
+        path = Path(out_dir) / "validity.md"
+        atomic_write_bytes(path, ("# Validity report\n\nThis leaderboard rests on judge verdicts only "
+                                  f"({', '.join(map(str, inputs))}); no human votes, so no voter agreement, gold "
+                                  "accuracy or judge-vs-human figures. The judge's accuracy on controlled pairs "
+                                  "is measured by `s2s-arena calibrate`.\n").encode())
+        return path
+    rows = [r for v in votes for r in load_vote_rows(v)]
+    judge = None
+    verdicts = [p for p in inputs if str(p) not in votes]
+    if verdicts:
+        from .outcomes import load_many
+
+        try:
+            judge = load_many(list(verdicts), "verdicts")
+        except SchemaError:
+            judge = None
+    rep = validity_report(rows, judge=judge, bootstrap=bootstrap, seed=seed, source=", ".join(votes))
+    return write_report(rep, out_dir)[0]

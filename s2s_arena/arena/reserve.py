@@ -129,16 +129,19 @@ class ValidityPlanner:
             self.reserve.voted(p.origin, voter)
 
 
-def make_planner(samples: Any, responses: Mapping[str, Any], *, gold_share: float = 0.0,
+def make_planner(samples: Any, responses: Mapping[str, Any], store: Any = None, *, gold_share: float = 0.0,
                  gold_responses: Any = None, reserve_share: float = 0.0, reserve_copies: int = 1
                  ) -> ValidityPlanner | None:
     """The planner for a Space: gold from ``gold_responses`` (a responses folder, or a mapping of
     loaded systems; default: the arena's own responses, which must then hold the reference systems)
-    and re-serves; None when both shares are 0."""
+    and re-serves; None when both shares are 0. With ``store``, its role table is created."""
     from .gold import GoldPool
+    from .roles import ensure_table
 
     if gold_share <= 0 and reserve_share <= 0:
         return None
+    if store is not None:
+        ensure_table(store)
     gold = None
     if gold_share > 0:
         if gold_responses is None:

@@ -146,3 +146,13 @@ def export_rows(store: Any, path: str) -> int:
     rows = vote_rows(store)
     atomic_write_bytes(path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows).encode())
     return len(rows)
+
+
+def gold_failed_voters(store: Any, **thresholds: Any) -> set[str]:
+    """Voters who failed gold battles (see :func:`s2s_arena.validity.flagged_sessions`), for the risk
+    sweep: gold votes are stored uncounted, so they are read here with their roles."""
+    from s2s_arena.validity import flagged_sessions
+
+    if not read_roles(store.engine):
+        return set()
+    return flagged_sessions(vote_rows(store), **thresholds)

@@ -10,7 +10,7 @@ HELP = "agreement between two outcome files (judge vs human, human vs human, jud
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--a", required=True, action="append", metavar="FILE", help="first source (votes, verdicts or v1 labels); repeatable")
+    p.add_argument("--a", action="append", metavar="FILE", help="first source (votes, verdicts or v1 labels); repeatable")
     p.add_argument("--b", action="append", metavar="FILE",
                    help="second source; without it, items annotated twice in --a are compared (human vs human)")
     p.add_argument("--a-format", default="auto", choices=["auto", "votes", "verdicts", "s2s-arena-v1"])
@@ -22,6 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", default="markdown", choices=["markdown", "json"])
+    v = p.add_argument_group("validity report of the arena's votes (instead of --a/--b)")
+    v.add_argument("--votes", metavar="STORE", help="vote store (database URL or SQLite file) or an export of its rows: "
+                   "gold accuracy and flagged voters, agreement between voters, position bias, failure reasons")
+    v.add_argument("--verdicts", action="append", default=[], metavar="FILE", help="judge verdicts to compare with the voters")
+    v.add_argument("--data", metavar="DIR", help="benchmark folder, to split judge agreement by requirement attribute")
+    v.add_argument("--out", metavar="DIR", help="also write validity.md and validity.json here")
 
 
 def _ci(res, key) -> str:
@@ -47,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
     from .. import agreement
     from ..outcomes import load_many
 
+    if args.votes:
+        return _validity(args)
+    if not args.a:
+        from ..cli import CommandError
+
+        raise CommandError("give --a FILE (two outcome sources) or --votes STORE (the arena's validity report)")
     a = load_many(args.a, args.a_format, args.a_dimension or args.dimension, allow_self=True)
     whole = None
     if args.b:
@@ -85,4 +97,22 @@ def run(args: argparse.Namespace) -> int:
         lines += _bias_lines("whole file", res["position_bias_all"])
     for line in lines:
         print(line)
+    return 0
+
+
+def _validity(args: argparse.Namespace) -> int:
+    import json
+
+    from .. import validity
+
+    rep = validity.report_from_sources(args.votes, verdicts=args.verdicts, data=args.data,
+                                       bootstrap=args.bootstrap, seed=args.seed)
+    if args.out:
+        md, js = validity.write_report(rep, args.out)
+        print(f"wrote {md} and {js}", file=sys.stderr)
+    if args.format == "json":
+        json.dump(rep, sys.stdout, indent=2, default=validity._json_default)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(validity.markdown(rep))
     return 0

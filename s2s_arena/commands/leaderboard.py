@@ -151,4 +151,9 @@ def run(args: argparse.Namespace) -> int:
         # named after the command so that a shared folder (docs/img) keeps one manifest per figure set
         (out / "leaderboard_manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {chart}, {heat} and {out / 'leaderboard_manifest.json'}", file=sys.stderr)
+        from ..validity import write_for_leaderboard
+
+        # Every exported leaderboard carries the evidence for its votes (or says it has none).
+        print(f"wrote {write_for_leaderboard(args.votes, out, bootstrap=min(args.bootstrap, 1000), seed=args.seed)}",
+              file=sys.stderr)
     return 0
