@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from s2s_arena.audio import AudioError, SAMPLE_RATE, load_audio, save_audio
-from s2s_arena.cli import CommandError, main
+from s2s_arena.cli import main
+from s2s_arena.errors import DependencyError
 from s2s_arena.schema import LEVELS, SchemaError, sample_from_row
 from s2s_arena_dataset.pipeline.build import build_dataset, plan_jobs, push_to_hub
 
@@ -156,10 +157,10 @@ def test_bad_input_names_file_and_field(tmp_path, monkeypatch, capsys):
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     monkeypatch.setenv("PATH", str(empty_bin))
-    with pytest.raises(CommandError, match="eSpeak NG is not installed"):
+    with pytest.raises(DependencyError, match="eSpeak NG is not installed"):
         build_dataset(tmp_path / "o5", limit=2, progress=False)
     os.symlink(shutil.which("espeak-ng", path="/usr/bin:/usr/local/bin"), empty_bin / "espeak-ng")
-    with pytest.raises(CommandError, match="FFmpeg is not installed"):
+    with pytest.raises(DependencyError, match="FFmpeg is not installed"):
         build_dataset(tmp_path / "o6", limit=2, progress=False)
     assert not (tmp_path / "o5").exists() and not (tmp_path / "o6").exists()
     with pytest.raises(SchemaError, match="not a built dataset folder"):
