@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from s2s_arena import audio
+from s2s_arena.schema import PART_SEPARATOR as SEGMENT_SEPARATOR
 
 HOP_S = 0.01
 WIN_S = 0.03
@@ -46,7 +47,6 @@ PITCH_CEILING_HZ = 600.0
 SYLLABLE_DIP_DB = 2.0
 PITCH_SR = 8_000
 PITCH_STEP_S = 0.02  # F0 statistics and voicing need no finer steps; 10 ms would double the cost
-SEGMENT_SEPARATOR = "|"
 
 
 @dataclass

@@ -48,6 +48,11 @@ OPEN_ATTRIBUTES: dict[str, str] = {
     "snr_db": "a number: signal-to-noise ratio in dB (instruction side only, with noise)",
 }
 VOCABULARY: tuple[str, ...] = tuple(CLOSED_VOCABULARY) + tuple(OPEN_ATTRIBUTES)
+# Requirements about WHAT is said rather than how: a neutral delivery of the right words meets them.
+CONTENT_ATTRIBUTES: frozenset[str] = frozenset({"language", "repetitions"})
+# Separates the parts of a multi-part text (a reference response said in three deliveries, the
+# segments a synthesizer renders one by one, the parts prosody measures separately).
+PART_SEPARATOR = "|"
 INPUT_ONLY: frozenset[str] = frozenset({"noise", "snr_db"})
 # Attributes whose value may be a list meaning "in sequence" (e.g. fast, then normal, then slow).
 SEQUENCE_ATTRIBUTES: frozenset[str] = frozenset(

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from s2s_arena.schema import LEVELS, SEQUENCE_ATTRIBUTES, SchemaError, validate_attributes
+from s2s_arena import schema
+from s2s_arena.schema import CONTENT_ATTRIBUTES, LEVELS, SEQUENCE_ATTRIBUTES, SchemaError, validate_attributes
 
 DEFAULT_TASKS_DIR = Path(__file__).resolve().parent / "tasks"
 
@@ -36,13 +37,12 @@ V1_TASKS: tuple[str, ...] = (
     "querying_symptoms", "health_consultation", "psychological_comfort",
 )
 
-# Attributes that constrain what is said rather than how it is said: allowed at L0/L1, and not enough
-# on their own to make a seed L2/L3.
-CONTENT_ATTRIBUTES: frozenset[str] = frozenset({"language", "repetitions"})
+# Attributes that constrain what is said rather than how it is said (schema.CONTENT_ATTRIBUTES): allowed
+# at L0/L1, and not enough on their own to make a seed L2/L3.
 # Requirement lists that mean "in sequence": the reference response has one part per element.
 # (A list of emphasis words means "stress all of these", in one utterance.)
 ORDERED_ATTRIBUTES: frozenset[str] = frozenset(SEQUENCE_ATTRIBUTES - {"emphasis"})
-PART_SEPARATOR = " | "
+PART_SEPARATOR = f" {schema.PART_SEPARATOR} "
 
 _ID = re.compile(r"^[a-z0-9_]+$")
 _SEED_ID = re.compile(r"^[a-z0-9_]+-L[0-3]-[0-9]{2,}$")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 HELP = "the main job on embedded defaults: build a small dataset, render reference systems, judge, leaderboard, serve"
 
-REFERENCE_SYSTEMS = ("reference", "flat", "off_topic", "echo")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -50,6 +49,7 @@ def _call(argv: list[str]) -> None:
 def _link_real_systems(resp_dirs: list[str], resp: Path) -> list[str]:
     """Symlink each system folder of the given responses folders into the run's responses folder."""
     from s2s_arena.cli import CommandError
+    from s2s_arena.systems import REFERENCE_SYSTEMS
 
     names = []
     for d in resp_dirs:
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         build += ["--limit", str(args.limit)]
     _call(build)
 
+    from s2s_arena.systems import REFERENCE_SYSTEMS
+
     _step("2/5 render the reference systems" + (" and link the real ones" if args.responses else ""))
     for name in REFERENCE_SYSTEMS:
         _call(["generate", "--system", name, "--data", str(data), "--out", str(resp), "--seed", str(args.seed)])
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
     _step("4/5 leaderboard (Bradley–Terry, 95% bootstrap CIs over instructions)")
     _call(["leaderboard", "--votes", str(verdicts), "--bootstrap", str(args.bootstrap), "--seed", str(args.seed),
-           "--plot", str(plots), "--systems", str(resp)])
+           "--plot", str(plots), "--responses", str(resp)])
     print(f"\nrun folder: {run_dir.resolve()} (dataset, responses, verdicts, plots) — {time.time() - t0:.0f} s")
 
     if args.no_serve:

@@ -26,18 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-import numpy as np
-
 from s2s_arena.jsonl import append_jsonl, read_jsonl
-from s2s_arena.schema import Sample, Verdict
+from s2s_arena.schema import CONTENT_ATTRIBUTES, Sample, Verdict
 
-from .judges.base import Judge, Judgement, PairInput
+from .judges.base import Judge
 
 PARALINGUISTIC, CONTENT, IDENTICAL = "paralinguistic", "content", "identical"
 DIFFERENCE_TYPES = (PARALINGUISTIC, CONTENT, IDENTICAL)
 TARGETS = {"paralinguistic_accuracy_measurable": 0.95, "swap_consistency": 0.95, "identical_tie_rate": 0.99}
-# Requirements that are about what is said, not how: they never make a pair paralinguistic.
-CONTENT_ATTRIBUTES = frozenset({"language", "repetitions"})
+# Requirements about what is said, not how (schema.CONTENT_ATTRIBUTES) never make a pair paralinguistic.
 # Values a neutral delivery already has: requiring them makes no difference between reference and flat.
 NEUTRAL_VALUES = {"speaking_rate": "normal", "pitch": "normal", "volume": "normal", "voice_quality": "modal",
                   "emotion": "neutral"}
@@ -124,46 +121,10 @@ def labelled_pairs(samples: Sequence[Sample], available: dict[str, set[str]]) ->
 
 
 # --- judging ------------------------------------------------------------------------------------------
-def _judge_orders(judge: Judge, pair: LabelledPair, audio_a: np.ndarray, audio_b: np.ndarray,
-                  instruction: np.ndarray | None, cache: Any) -> list[tuple[str, Judgement]]:
-    from .protocol import cache_key
-
-    items = {"ab": PairInput(pair.sample, audio_a, audio_b, instruction),
-             "ba": PairInput(pair.sample, audio_b, audio_a, instruction)}
-    out: dict[str, Judgement] = {}
-    todo = []
-    for order, item in items.items():
-        hit = cache.get(cache_key(judge, item)) if cache is not None else None
-        if hit is not None:
-            out[order] = hit
-        else:
-            todo.append(order)
-    if todo:
-        start = time.perf_counter()
-        try:
-            got = judge.judge([items[o] for o in todo])
-        except Exception as e:  # noqa: BLE001 - a judge breaking its contract is counted, not fatal
-            got = [Judgement.invalid(f"judge error: {type(e).__name__}: {e}", transient=True) for _ in todo]
-        per = (time.perf_counter() - start) / len(todo)
-        for order, j in zip(todo, got):
-            j.meta.setdefault("latency_s", per)
-            out[order] = j
-            if cache is not None:
-                cache.put(cache_key(judge, items[order]), j)
-    return [(o, out[o]) for o in ("ab", "ba")]
-
-
-def _row(judge: Judge, pair: LabelledPair, order: str, j: Judgement, content_key: str = "") -> dict[str, Any]:
-    first, second = (pair.system_a, pair.system_b) if order == "ab" else (pair.system_b, pair.system_a)
-    v = Verdict(sample_id=pair.sample.id, system_a=first, system_b=second, verdict=j.verdict, order=order,
-                content=j.content, paralinguistics=j.paralinguistics, quality=j.quality, reason=j.reason,
-                judge=judge.name, judge_version=judge.version, prompt_hash=judge.config_hash(),
-                latency_s=float(j.meta.get("latency_s", 0.0)))
+def _row(v: Verdict, pair: LabelledPair, j_meta: dict[str, Any], content_key: str = "") -> dict[str, Any]:
     row = v.to_dict()
     row.update({"pair": pair.key, "content_key": content_key, "kind": pair.kind, "attributes": pair.attributes,
-                "measured": pair.measured,
-                "level": pair.sample.level, "task": pair.sample.task,
-                "abstained": list(j.meta.get("abstained", []))})
+                "measured": pair.measured, "abstained": list(j_meta.get("abstained", []))})
     return row
 
 
@@ -185,6 +146,7 @@ def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[
     from s2s_arena.benchmark import instruction_audio
 
     from .judges.base import stable_hash
+    from .protocol import Pair, judge_pairs
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / VERDICTS_FILE
@@ -199,14 +161,18 @@ def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[
             a = responses[pair.system_a].audio(pair.sample.id)
             b = a.copy() if pair.kind == IDENTICAL else responses[pair.system_b].audio(pair.sample.id)
             instr = instruction_audio(pair.sample) if judge.listens_to_instruction else None
-            judged = _judge_orders(judge, pair, a, b, instr, cache)
             # Augmented variants of one seed share text and requirements, so their reference-system
             # responses are often the same audio: the report also counts distinct pairs.
             content_key = stable_hash([audio_hash(a), audio_hash(b), pair.sample.requirements])
+            item = Pair(pair.sample, pair.system_a, pair.system_b, a, b, instr)
         except (ValueError, OSError) as e:  # unreadable response audio: invalid, counted
-            judged = [(o, Judgement.invalid(f"could not read the responses: {e}")) for o in ("ab", "ba")]
+            item = Pair(pair.sample, pair.system_a, pair.system_b, None, None, error=f"could not read the responses: {e}")
             content_key = pair.key
-        new_rows = [_row(judge, pair, order, j, content_key) for order, j in judged]
+        # The benchmark's own protocol (both orders, cache, contained judge errors); identical pairs
+        # are put to the judge, since tying them by itself is what this control measures.
+        judged: dict[int, dict] = {}
+        verdicts = judge_pairs(judge, [item], cache=cache, tie_identical=False, judgements_out=judged)
+        new_rows = [_row(v, pair, judged[0][v.order].meta, content_key) for v in verdicts]
         append_jsonl(path, new_rows)
         rows.extend(new_rows)
     return rows
@@ -222,9 +188,7 @@ def _outcomes(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         by_pair[r["pair"]].append(r)
     out = []
     for key, rs in by_pair.items():
-        verdict_fields = set(Verdict.field_names())
-        vs = [Verdict.from_dict({k: v for k, v in r.items() if k in verdict_fields}) for r in rs]
-        (res,) = resolve(vs)
+        (res,) = resolve([Verdict.from_row(r) for r in rs])
         first = next(r for r in rs if r["order"] == "ab")
         expected_a = first["system_a"]  # the ab row shows the expected winner first
         outcome = res.outcome
@@ -235,19 +199,8 @@ def _outcomes(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     "kind": first["kind"], "attributes": first["attributes"],
                     "measured": first.get("measured", []), "measurable": bool(first.get("measured")),
                     "level": first["level"], "task": first["task"],
-                    "outcome": outcome, "consistent": _consistent(rs), "content_abstained": content_abstained})
+                    "outcome": outcome, "consistent": res.consistent, "content_abstained": content_abstained})
     return out
-
-
-def _consistent(rows: list[dict[str, Any]]) -> bool | None:
-    """Whether the two orders name the same winner (ties with ties), from the same side."""
-    from s2s_arena.schema import flip_verdict
-
-    by = {r["order"]: r for r in rows}
-    if set(by) != {"ab", "ba"} or "invalid" in (by["ab"]["verdict"], by["ba"]["verdict"]):
-        return None
-    win = {"A>>B": "a", "A>B": "a", "A=B": "tie", "B>A": "b", "B>>A": "b", "both_bad": "both_bad"}
-    return win[by["ab"]["verdict"]] == win[flip_verdict(by["ba"]["verdict"])]
 
 
 def _rate(hits: int, n: int) -> float | None:

@@ -182,9 +182,13 @@ def _verdict_row(judge: Judge, pair: Pair, order: str, j: Judgement) -> Verdict:
 def iter_judge_pairs(
     judge: Judge, pairs: Sequence[Pair], *, both_orders: bool = True, cache: Any = None,
     engine: str = "local", batch_size: int = 8, concurrency: int = 1, num_gpus: float = 0.0,
-    stats: dict | None = None,
+    stats: dict | None = None, tie_identical: bool = True, judgements_out: dict | None = None,
 ) -> Iterator[tuple[int, list[Verdict]]]:
-    """Yield ``(pair index, verdict rows)`` as pairs finish (pair order with engine="local")."""
+    """Yield ``(pair index, verdict rows)`` as pairs finish (pair order with engine="local").
+
+    ``tie_identical=False`` asks the judge about byte-identical pairs too (calibration's control:
+    a judge must tie them by itself); ``judgements_out`` receives ``{pair index: {order: Judgement}}``
+    for callers that need a judgement's ``meta`` (what it abstained on)."""
     from s2s_arena.engine import map_batches
 
     cache = as_cache(cache)
@@ -202,7 +206,7 @@ def iter_judge_pairs(
                 done[i][order] = Judgement.invalid(f"input error: {pair.error}", input_error=True)
                 continue
             item = pair.ordered(order)
-            if audio_hash(item.audio_a) == audio_hash(item.audio_b):
+            if tie_identical and audio_hash(item.audio_a) == audio_hash(item.audio_b):
                 stats["identical"] += 1
                 done[i][order] = _identical_judgement()
                 continue
@@ -223,6 +227,8 @@ def iter_judge_pairs(
     pending_emit = sorted(i for i in range(len(pairs)) if finished(i))
     for i in pending_emit:
         emitted.add(i)
+        if judgements_out is not None:
+            judgements_out[i] = dict(done[i])
         yield i, [_verdict_row(judge, pairs[i], o, done[i][o]) for o in orders]
     if todo:
         worker = _Worker(judge)
@@ -236,6 +242,8 @@ def iter_judge_pairs(
                 done[i][order] = j
                 if finished(i) and i not in emitted:
                     emitted.add(i)
+                    if judgements_out is not None:
+                        judgements_out[i] = dict(done[i])
                     yield i, [_verdict_row(judge, pairs[i], o, done[i][o]) for o in orders]
 
 

@@ -15,26 +15,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from s2s_arena.schema import PART_SEPARATOR as SEGMENT_SEPARATOR
 from s2s_arena.schema import validate_attributes
 
-SEGMENT_SEPARATOR = "|"
 SEGMENT_PAUSE_S = 0.7  # between sequence segments: longer than any pause inside one (600 ms)
 PAUSE_MS = 600
 
 RATE = {"slow": 0.62, "normal": 1.0, "fast": 1.55}
 PITCH_ST = {"low": -4.0, "normal": 0.0, "high": 5.0}
 VOLUME_LUFS = {"quiet": -36.0, "normal": -24.0, "loud": -17.0}
-# Emotion as prosody (after Scherer 2003 / Banse & Scherer 1996, direction of the main cues):
-# rate multiplier, pitch shift (st), pitch-range scale, loudness offset (dB).
+# Emotion as prosody and voice (after Scherer 2003 / Banse & Scherer 1996, direction of the main cues):
+# rate multiplier, pitch shift (st), pitch-range scale, loudness offset (dB), spectral tilt (dB of a
+# 1 kHz high shelf: vocal effort; a tense loud voice has more high-frequency energy, a lax soft one
+# less) and F0 tremor depth (fraction). Loudness and tilt survive the clip's level normalisation, so
+# an angry clip is louder and brighter than a sad one on its own, not only next to its neutral twin.
 EMOTION: dict[str, dict[str, float]] = {
     "neutral": {},
-    "happy": {"rate": 1.12, "pitch_st": 3.0, "range": 1.8, "volume_db": 2.0},
-    "sad": {"rate": 0.78, "pitch_st": -2.5, "range": 0.5, "volume_db": -6.0},
-    "angry": {"rate": 1.15, "pitch_st": 1.0, "range": 1.6, "volume_db": 6.0},
-    "fearful": {"rate": 1.22, "pitch_st": 4.0, "range": 1.3, "volume_db": -2.0},
-    "surprised": {"rate": 1.05, "pitch_st": 4.0, "range": 2.2, "volume_db": 2.0},
-    "disgusted": {"rate": 0.85, "pitch_st": -2.0, "range": 1.2, "volume_db": 0.0},
-    "calm": {"rate": 0.85, "pitch_st": -1.0, "range": 0.6, "volume_db": -3.0},
+    "happy": {"rate": 1.12, "pitch_st": 3.0, "range": 1.8, "volume_db": 2.0, "tilt_db": 3.0},
+    "sad": {"rate": 0.74, "pitch_st": -2.5, "range": 0.45, "volume_db": -7.0, "tilt_db": -7.0},
+    "angry": {"rate": 1.15, "pitch_st": 1.5, "range": 1.5, "volume_db": 6.0, "tilt_db": 8.0},
+    "fearful": {"rate": 1.25, "pitch_st": 4.5, "range": 1.0, "volume_db": -3.0, "tilt_db": 0.0, "tremor": 0.06},
+    "surprised": {"rate": 1.05, "pitch_st": 4.0, "range": 2.2, "volume_db": 2.0, "tilt_db": 2.0},
+    "disgusted": {"rate": 0.85, "pitch_st": -2.0, "range": 1.2, "volume_db": 0.0, "tilt_db": -2.0},
+    "calm": {"rate": 0.85, "pitch_st": -1.0, "range": 0.6, "volume_db": -3.0, "tilt_db": -4.0},
     "sarcastic": {"rate": 0.85, "pitch_st": 0.0, "range": 2.0, "volume_db": 0.0},
 }
 # Age is a speaker trait, so its pitch shift applies even when a pitch cue is given ("high" means higher
@@ -77,6 +80,8 @@ class SegmentPlan:
     pause_after: list[int] = field(default_factory=list)  # word indices followed by a pause
     melody: bool = False
     tract_st: float = 0.0  # pitch + formant shift of the whole voice (semitones), e.g. a child's
+    tilt_db: float = 0.0  # vocal effort: high-shelf gain above 1 kHz
+    tremor_depth: float = 0.0  # F0 tremor (fraction of F0), e.g. fear
     gender: str | None = None
     age: str | None = None
     accent: str | None = None
@@ -166,6 +171,8 @@ def make_plan(text: str, language: str = "en", attributes: dict[str, Any] | None
             if "pitch_st" in preset and (attrs.get("pitch") is None or table is AGE):
                 p += preset["pitch_st"]
             seg.tract_st += preset.get("tract_st", 0.0)
+            seg.tilt_db += preset.get("tilt_db", 0.0)
+            seg.tremor_depth = max(seg.tremor_depth, preset.get("tremor", 0.0))
             rng *= preset.get("range", 1.0)
             if attrs.get("volume") is None:
                 vol_db += preset.get("volume_db", 0.0)
@@ -188,7 +195,7 @@ def make_plan(text: str, language: str = "en", attributes: dict[str, Any] | None
         seg.melody = attrs.get("style") == "singing"
         segs.append(seg)
     if attrs.get("emotion") not in (None, "neutral"):
-        approx.append("emotion rendered as prosody (rate, pitch, pitch range, loudness)")
+        approx.append("emotion rendered as prosody and voice (rate, pitch, pitch range, loudness, spectral tilt, tremor)")
     if attrs.get("speaker_age") in ("child", "elderly"):
         approx.append(f"speaker_age {attrs['speaker_age']}: voice variant plus pitch/rate shift")
     if attrs.get("style"):

@@ -25,11 +25,9 @@ from typing import Any, Iterable
 from s2s_arena import __version__
 from s2s_arena.audio import atomic_write_bytes
 from s2s_arena.responses import ResponseWriter
-from s2s_arena.schema import Sample, SchemaError, SystemInfo
-
-REFERENCE_SYSTEMS: tuple[str, ...] = ("reference", "flat", "off_topic", "echo")
-# Requirements that shape WHAT is said rather than how: a flat delivery keeps them.
-CONTENT_ATTRIBUTES: frozenset[str] = frozenset({"language", "repetitions"})
+# a flat delivery keeps the requirements on WHAT is said (CONTENT_ATTRIBUTES)
+from s2s_arena.schema import CONTENT_ATTRIBUTES, Sample, SchemaError, SystemInfo
+from s2s_arena.systems import REFERENCE_SYSTEMS
 DESCRIPTIONS: dict[str, str] = {
     "reference": "reference_response spoken with the required paralinguistics",
     "flat": "reference_response spoken neutrally (required paralinguistics dropped)",

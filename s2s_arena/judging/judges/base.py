@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from s2s_arena.audio import SAMPLE_RATE as JUDGE_SAMPLE_RATE
 from s2s_arena.schema import ASPECTS, VERDICTS, Sample
-
-JUDGE_SAMPLE_RATE = 24_000
 
 
 @dataclass
