@@ -166,7 +166,8 @@ class VoteStore:
     # --- reads ------------------------------------------------------------------------------------
     def votes(self, *, counted_only: bool = False) -> list[dict[str, Any]]:
         """Every vote in insertion order, each with the level/domain/task of its battle."""
-        q = (select(votes, battles.c.level, battles.c.domain, battles.c.task)
+        q = (select(votes, battles.c.level, battles.c.domain, battles.c.task, battles.c.duration_a,
+                    battles.c.duration_b)
              .select_from(votes.outerjoin(battles, votes.c.battle_token == battles.c.token))
              .order_by(votes.c.seq))
         if counted_only:
@@ -196,9 +197,12 @@ class VoteStore:
                 counts[key] = counts.get(key, 0) + int(n)
         return counts
 
-    def count(self) -> int:
+    def count(self, *, counted_only: bool = False) -> int:
+        q = select(text("count(*)")).select_from(votes)
+        if counted_only:
+            q = q.where(votes.c.counted.is_(True))
         with self.engine.connect() as con:
-            return int(con.execute(select(text("count(*)")).select_from(votes)).scalar_one())
+            return int(con.execute(q).scalar_one())
 
     # --- export -----------------------------------------------------------------------------------
     def to_dataset(self):

@@ -1,8 +1,11 @@
 """Leaderboard and analysis views of the Space, computed by the rating engine from the vote store.
 
 Nothing here rates anything itself: tables come from ``s2s_arena.ratings.leaderboard``, the heatmap
-from ``s2s_arena.plots``, agreement from ``s2s_arena.agreement.compare``. Results are cached by the
-number of votes in the store, so a refresh with no new vote costs one ``count(*)``.
+from ``s2s_arena.plots``, agreement from ``s2s_arena.agreement.compare``. The human boards use the
+counted votes that the risk sweep (``s2s_arena.arena.risk``) keeps: flagged votes are left out and the
+board is recomputed from the clean ones. Results are cached by the number of *counted* votes, so votes
+that do not count (however many) cost one ``count(*)`` per refresh and never a new fit or a new plot;
+only the current heatmap is kept on disk.
 """
 
 from __future__ import annotations
@@ -44,8 +47,12 @@ class Views:
     """Human board, judge board, per-level boards, heatmap and agreement for one store."""
 
     def __init__(self, store: Any, verdicts: str | Path | None = None, *, bootstrap: int = 200, seed: int = 0,
-                 min_votes: int | None = None, plot_dir: str | Path | None = None):
+                 min_votes: int | None = None, plot_dir: str | Path | None = None, risk: Any = None):
+        from s2s_arena.arena.risk import RiskConfig
+
         self.store = store
+        self.risk = risk if risk is not None else RiskConfig()
+        self.assessment: Any = None
         self.bootstrap, self.seed = bootstrap, seed
         self.min_votes = min_votes
         self.plot_dir = Path(plot_dir or tempfile.mkdtemp(prefix="s2s_arena_plots_"))
@@ -71,18 +78,25 @@ class Views:
         return leaderboard(outcomes, bootstrap=self.bootstrap, seed=self.seed, **kw)
 
     def human_outcomes(self) -> Outcomes | None:
-        rows = self.store.votes(counted_only=True)
+        """Outcomes of the counted votes the risk sweep keeps (``self.assessment`` holds the sweep)."""
+        from s2s_arena.arena.risk import assess
+        from s2s_arena.arena.roles import gold_failed_voters
+
+        self.assessment = assess(self.store.votes(counted_only=True), self.risk,
+                                 gold_failed=gold_failed_voters(self.store))
+        rows = self.assessment.clean
         if not rows:
             return None
         return Outcomes.from_records(rows, where="vote store")
 
     def snapshot(self) -> dict[str, Any]:
-        """Everything the leaderboard tab shows, recomputed only when the number of votes changed."""
-        n = self.store.count()
+        """Everything the leaderboard tab shows, recomputed only when the number of counted votes changed."""
+        n = self.store.count(counted_only=True)
         with self._lock:
             if self._cache_key == n and self._cache:
                 return self._cache
             snap = self._compute(n)
+            snap["n_votes"] = self.store.count()
             self._cache_key, self._cache = n, snap
             return snap
 
@@ -113,12 +127,17 @@ class Views:
         snap: dict[str, Any] = {"n_votes": n_votes, "human_board": [], "levels": {}, "heatmap": None,
                                 "judge_board": [], "agreement": None, "notes": []}
         human = self.human_outcomes()
-        snap["n_counted"] = 0 if human is None else len(human)
+        snap["n_counted"] = n_votes
+        snap["n_flagged"] = len(self.assessment.flagged)
+        snap["risk"] = self.assessment.reason_counts()
         if human is not None and len(human):
             snap["human_board"] = self._board(human)
             order = [r["system"] for r in snap["human_board"]]
             path = self.plot_dir / f"heatmap-{n_votes}.png"
             snap["heatmap"] = str(win_heatmap(human, path, order=order))
+            for old in self.plot_dir.glob("heatmap-*.png"):
+                if old != path:
+                    old.unlink(missing_ok=True)  # one plot per board, not one per refresh
             if human.level is not None:
                 for level in sorted({str(x) for x in human.level if x is not None}):
                     sub = human.subset(human.level == level)

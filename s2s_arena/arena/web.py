@@ -2,22 +2,27 @@
 
 Own routes (all tokens are random per battle; nothing in a URL names a system or a file):
 
-* ``GET  /clip/<clip>``               the re-encoded clip, with Range support (bytes are counted)
+* ``GET  /clip/<clip>``               this battle's own rendering of a clip, with Range support (bytes
+                                      are counted)
 * ``POST /clip/<clip>/<event>``       play | pause | ended, timed by the server's play clock
 * ``POST /api/battle``                a new battle (JSON: instruction, target, clip URLs; no systems);
-                                      429 with ``Retry-After`` over the session's or client's battle limit
+                                      429 with ``Retry-After`` over the voter's or address's battle limit
 * ``GET  /api/battle/<token>``        listening so far and whether voting is unlocked
-* ``POST /api/vote``                  {token, winner, failure?} -> the stored vote and the reveal
+* ``POST /api/vote``                  {token, winner, failure?} -> the stored vote; the systems only
+                                      when it counted
 * ``GET  /healthz``                   votes in the store
 
-The Gradio UI calls the same :class:`s2s_arena.arena.battles.Arena` in-process, so the browser and the API go
-through one code path to the store. On Hugging Face Spaces ``space/app.py`` calls
-:func:`main`; locally ``s2s-arena serve`` calls :func:`serve`.
+Every request passes :class:`s2s_arena.arena.guard.Guard` (body size, no uploads, signed session). The
+Gradio UI calls the same :class:`s2s_arena.arena.battles.Arena` in-process, so the browser and the API
+go through one code path to the store. On Hugging Face Spaces ``space/app.py`` calls :func:`main`;
+locally ``s2s-arena serve`` calls :func:`serve`.
 """
 
 import html
+import logging
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -29,12 +34,20 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from s2s_arena.arena.battles import Arena, BattleError, RateLimited  # noqa: E402
+from s2s_arena.arena.identity import Identity, Voter, default_proxies, load_secret, on_spaces, parse_networks  # noqa: E402
 from s2s_arena.arena.media import TOKEN_RE, clip_headers, parse_range  # noqa: E402
+
+log = logging.getLogger("s2s_arena.arena")
 
 FAILURE_CHOICES = [("followed the instruction, but worse", "worse"),
                    ("attempted it, but failed", "attempted_failed"),
                    ("did not understand the instruction", "not_understood")]
 WINNER_LABELS = {"a": "A is better", "b": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
+REASON_TEXT = {"not_listened": "both responses were not heard to the end",
+               "after_reveal": "this battle already has a counted vote",
+               "rate_limited": "too many votes in the last minute",
+               "anonymous": "votes count only when you are signed in",
+               "no_session": "your browser did not keep the session cookie"}
 
 # Reports play / pause / ended of every arena clip to the server, which times them with its own clock.
 HEAD = """<script>
@@ -43,7 +56,7 @@ HEAD = """<script>
     var el = ev.target;
     if (!el || el.tagName !== 'AUDIO' || !el.dataset || !el.dataset.events) return;
     var kind = ev.type === 'ended' ? 'ended' : ev.type;
-    fetch(el.dataset.events + kind, {method: 'POST', keepalive: true}).catch(function () {});
+    fetch(el.dataset.events + kind, {method: 'POST', keepalive: true, credentials: 'same-origin'}).catch(function () {});
   }
   ['play', 'pause', 'ended'].forEach(function (t) { document.addEventListener(t, report, true); });
 })();
@@ -57,18 +70,39 @@ CSS = """
 
 
 class Context:
-    """What one running Space holds: the arena (battles + store) and its leaderboard views."""
+    """What one running Space holds: the arena (battles + store), its leaderboard views, and who votes."""
 
-    def __init__(self, arena: Arena, views: Any):
+    def __init__(self, arena: Arena, views: Any, identity: Identity | None = None, *, allow_anonymous: bool = True,
+                 max_body_bytes: int = 64 * 1024):
         self.arena, self.views = arena, views
+        self.identity = identity or Identity(load_secret(None))
+        self.allow_anonymous = allow_anonymous
+        self.max_body_bytes = max_body_bytes
+
+    @property
+    def require_login(self) -> bool:
+        return self.identity.require_login
+
+    def voter(self, session: str | None, *, peer: str, forwarded_for: str | None, account: str | None = None) -> Voter:
+        return self.identity.voter(session, account=account, peer=peer, forwarded_for=forwarded_for)
 
 
 def build_context(data_dir: str | os.PathLike, responses_dir: str | os.PathLike, db_url: str | None = None,
-                  verdicts: str | os.PathLike | None = None, *, config: str = "all", seed: int = 0,
-                  min_listen: float = 0.8, votes_per_minute_session: int = 10,
-                  votes_per_minute_client: int = 120, battles_per_minute_session: int = 30,
-                  battles_per_minute_client: int = 300, bootstrap: int = 200, min_votes: int | None = None,
-                  hub_repo: str | None = None) -> Context:
+                  verdicts: str | os.PathLike | None = None, *, config: str = "all", seed: int | None = None,
+                  min_listen: float = 0.8, votes_per_minute_session: int = 6,
+                  votes_per_minute_client: int = 6, battles_per_minute_session: int = 30,
+                  battles_per_minute_client: int = 120, max_uncounted_per_battle: int = 2,
+                  uncounted_per_minute_client: int = 60, bootstrap: int = 200, min_votes: int | None = None,
+                  hub_repo: str | None = None, require_login: bool | None = None, allow_anonymous: bool | None = None,
+                  trusted_proxies: Any = None, max_body_bytes: int = 64 * 1024, gold_share: float = 0.0,
+                  gold_responses: str | os.PathLike | None = None, reserve_share: float = 0.0) -> Context:
+    """Load the benchmark and responses, open the store, and set who may vote.
+
+    ``require_login`` (default: on Hugging Face Spaces) makes counted votes need Sign in with Hugging
+    Face unless ``allow_anonymous``; ``trusted_proxies`` (addresses / networks whose
+    ``X-Forwarded-For`` is believed; default ``$S2S_ARENA_TRUSTED_PROXIES``, else Spaces' private
+    proxy ranges on Spaces, else none). ``gold_share`` of battles are gold (from ``gold_responses``, else
+    the reference systems among ``responses_dir``), ``reserve_share`` are re-served to other voters."""
     from s2s_arena.benchmark import load_benchmark
     from s2s_arena.responses import load_responses
     from s2s_arena.arena.store import open_store
@@ -78,13 +112,30 @@ def build_context(data_dir: str | os.PathLike, responses_dir: str | os.PathLike,
     responses = load_responses(str(responses_dir))
     store_dir = Path(data_dir) if Path(data_dir).is_dir() else Path.cwd()
     store = open_store(db_url, store_dir, hub_repo=hub_repo)
-    views = Views(store, verdicts, bootstrap=bootstrap, seed=seed, min_votes=min_votes)
-    arena = Arena(samples, responses, store, seed=seed, min_listen=min_listen,
+    require_login = on_spaces() if require_login is None else bool(require_login)
+    allow_anonymous = (not require_login) if allow_anonymous is None else bool(allow_anonymous)
+    proxies = default_proxies() if trusted_proxies is None else parse_networks(trusted_proxies)
+    secret_dir = Path(store.url.split("///", 1)[-1]).parent if store.is_sqlite and "///" in store.url else store_dir
+    identity = Identity(load_secret(secret_dir), trusted_proxies=proxies,
+                        require_login=require_login and not allow_anonymous)
+    views = Views(store, verdicts, bootstrap=bootstrap, seed=0 if seed is None else seed, min_votes=min_votes)
+    from s2s_arena.arena.risk import RiskConfig
+
+    views.risk = RiskConfig(min_listen=min_listen)
+    from s2s_arena.arena.reserve import make_planner
+
+    planner = make_planner(samples, responses, store, gold_share=gold_share, reserve_share=reserve_share,
+                           gold_responses=str(gold_responses) if gold_responses else None)
+    arena = Arena(samples, responses, store, seed=seed, min_listen=min_listen, planner=planner,
                   votes_per_minute_session=votes_per_minute_session,
                   votes_per_minute_client=votes_per_minute_client,
                   battles_per_minute_session=battles_per_minute_session,
-                  battles_per_minute_client=battles_per_minute_client, board_provider=views.human_board_rows)
-    return Context(arena, views)
+                  battles_per_minute_client=battles_per_minute_client,
+                  max_uncounted_per_battle=max_uncounted_per_battle,
+                  uncounted_per_minute_client=uncounted_per_minute_client, board_provider=views.human_board_rows)
+    ctx = Context(arena, views, identity, allow_anonymous=allow_anonymous, max_body_bytes=max_body_bytes)
+    ctx.login_ui = require_login  # show Sign in with Hugging Face (also when anonymous votes are allowed)
+    return ctx
 
 
 # --- HTTP routes -------------------------------------------------------------------------------------
@@ -97,11 +148,17 @@ def add_routes(app: Any, ctx: Context) -> None:
     def not_found() -> Response:
         return Response(status_code=404, content=b"not found", media_type="text/plain")
 
+    def refused(e: BattleError) -> JSONResponse:
+        headers = {}
+        if isinstance(e, RateLimited):
+            headers["Retry-After"] = str(max(1, math.ceil(e.retry_after_s)))
+        return JSONResponse({"error": str(e)}, status_code=e.status, headers=headers)
+
     @app.get("/clip/{clip_token}")
     def get_clip(clip_token: str, request: Request):
         if not TOKEN_RE.match(clip_token) or clip_token not in arena.clips:
             return not_found()
-        data = arena.clips[clip_token].clip.data
+        data = arena.clip_bytes(clip_token)
         try:
             span = parse_range(request.headers.get("range"), len(data))
         except ValueError:
@@ -118,25 +175,22 @@ def add_routes(app: Any, ctx: Context) -> None:
         try:
             arena.record_event(clip_token, kind)
         except BattleError as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
+            return refused(e)
         return JSONResponse({"ok": True})
 
-    def session_of(request: Request) -> tuple[str, str]:
-        client = request.client.host if request.client else ""
-        return request.headers.get("x-arena-session") or f"client:{client}", client
+    def voter_of(request: Request) -> Voter:
+        session = getattr(request.state, "arena_session", None)
+        return ctx.voter(session, peer=request.client.host if request.client else "",
+                         forwarded_for=request.headers.get("x-forwarded-for"))
 
     @app.post("/api/battle")
     async def api_battle(request: Request):
         body = await _json(request)
-        session, client = session_of(request)
         try:
-            # Re-encoding clips takes a while: off the event loop, so other visitors are not held up.
-            b = await _run_sync(arena.new_battle, session, client, level=body.get("level") or None)
-        except RateLimited as e:
-            return JSONResponse({"error": str(e), "retry_after_s": round(e.retry_after_s, 1)}, status_code=429,
-                                headers={"Retry-After": str(math.ceil(e.retry_after_s))})
+            # Rendering clips takes a moment: off the event loop, so other visitors are not held up.
+            b = await _run_sync(arena.new_battle, voter_of(request), level=body.get("level") or None)
         except BattleError as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
+            return refused(e)
         return JSONResponse(battle_payload(b))
 
     @app.get("/api/battle/{token}")
@@ -150,21 +204,21 @@ def add_routes(app: Any, ctx: Context) -> None:
     @app.post("/api/vote")
     async def api_vote(request: Request):
         body = await _json(request)
-        session, client = session_of(request)
         try:
             res = await _run_sync(arena.vote, str(body.get("token", "")), str(body.get("winner", "")),
-                                  body.get("failure"), session=session, client=client)
+                                  body.get("failure"), voter=voter_of(request))
         except BattleError as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
+            return refused(e)
         v = res.vote
         # Sent only after the vote is committed: an acknowledged vote is a stored vote.
         return JSONResponse({"vote_id": v.vote_id, "counted": res.counted, "reason": res.reason,
-                             "system_a": v.system_a, "system_b": v.system_b, "listened_a": v.listened_a,
-                             "listened_b": v.listened_b})
+                             "system_a": v.system_a if res.revealed else None,
+                             "system_b": v.system_b if res.revealed else None,
+                             "listened_a": v.listened_a, "listened_b": v.listened_b})
 
     @app.get("/healthz")
     def healthz():
-        return JSONResponse({"ok": True, "votes": arena.store.count()})
+        return JSONResponse({"ok": True, "configured": True, "votes": arena.store.count()})
 
 
 async def _json(request: Any) -> dict[str, Any]:
@@ -210,39 +264,64 @@ def battle_html(b: Any) -> str:
     return "\n".join(parts)
 
 
+def reveal_text(res: Any, winner: str, ctx: Context) -> str:
+    v = res.vote
+    if res.revealed:
+        return (f"### Revealed\n**A** = `{v.system_a}` · **B** = `{v.system_b}` · you chose: "
+                f"**{WINNER_LABELS[winner]}**\n\nYour vote was counted.")
+    why = REASON_TEXT.get(res.reason, res.reason.replace("_", " "))
+    text = (f"### Vote stored, not counted\nYou chose **{WINNER_LABELS[winner]}**; the vote was stored but not "
+            f"counted ({why}). The systems are revealed only with a counted vote.")
+    if res.reason == "anonymous":
+        text += "\n\nSign in with Hugging Face (button above) to have your votes counted."
+    return text
+
+
 # --- Gradio UI ---------------------------------------------------------------------------------------
 def build_blocks(ctx: Context):
     import gradio as gr
 
+    from s2s_arena.arena.identity import SESSION_COOKIE
     from s2s_arena.arena.views import agreement_frame, board_frame
 
     arena, views = ctx.arena, ctx.views
     levels = arena.levels()
+    from s2s_arena.arena.validity_tab import ValidityView
 
-    def session_key(request: gr.Request | None) -> tuple[str, str]:
+    validity_view = ValidityView(arena, getattr(views, "judge", None), bootstrap=views.bootstrap)
+
+    def voter_of(request: gr.Request | None, profile: Any) -> Voter:
         if request is None:
-            return "anonymous", ""
-        client = getattr(getattr(request, "client", None), "host", "") or ""
-        return f"gradio:{request.session_hash}", client
+            return Voter("anonymous", "", can_count=False, why_not="no_session")
+        cookies = dict(getattr(request, "cookies", {}) or {})
+        session = ctx.identity.session_of(cookies.get(SESSION_COOKIE))
+        headers = dict(getattr(request, "headers", {}) or {})
+        peer = getattr(getattr(request, "client", None), "host", "") or ""
+        account = getattr(profile, "username", None) if profile is not None else None
+        return ctx.voter(session, peer=peer, forwarded_for=headers.get("x-forwarded-for"), account=account)
 
     def locked_buttons(interactive: bool):
         return [gr.Button(interactive=interactive) for _ in WINNER_LABELS]
 
-    def start(level: str, request: gr.Request):
-        session, client = session_key(request)
+    def start(level: str, request: gr.Request, profile: gr.OAuthProfile | None):
+        voter = voter_of(request, profile)
         try:
-            b = arena.new_battle(session, client, level=None if level in (None, "", "any") else level)
+            b = arena.new_battle(voter, level=None if level in (None, "", "any") else level)
         except RateLimited as e:
             return ["", "", f"Slow down: {e}.", gr.Timer(active=False), "", gr.Button(visible=True),
                     *locked_buttons(False)]
         except BattleError as e:
             return ["", "", f"Error: {e}", gr.Timer(active=False), "", gr.Button(visible=False),
                     *locked_buttons(False)]
-        return [b.token, battle_html(b), "Listen to both responses to the end to unlock voting.",
-                gr.Timer(active=True), "", gr.Button(visible=False), *locked_buttons(False)]
+        note = "Listen to both responses to the end to unlock voting."
+        if not voter.can_count and voter.why_not == "anonymous":
+            note += " Votes count only when you are signed in with Hugging Face."
+        return [b.token, battle_html(b), note, gr.Timer(active=True), "", gr.Button(visible=False),
+                *locked_buttons(False)]
 
     def tick(token: str):
-        if not token or token not in arena.battles or arena.battles[token].voted:
+        b = arena.battles.get(token) if token else None
+        if b is None or b.voted:
             return [gr.Timer(active=False), gr.skip(), *[gr.skip()] * len(WINNER_LABELS)]
         la, lb = arena.listening(token)
         if arena.unlocked(token):
@@ -252,18 +331,14 @@ def build_blocks(ctx: Context):
                 f"{arena.min_listen:.0%} of each)", *[gr.skip()] * len(WINNER_LABELS)]
 
     def make_vote(winner: str):
-        def vote(token: str, failure: str | None, request: gr.Request):
-            session, client = session_key(request)
+        def vote(token: str, failure: str | None, request: gr.Request, profile: gr.OAuthProfile | None):
             try:
                 res = arena.vote(token, winner, failure if winner in ("a", "b") else None,
-                                 session=session, client=client)
+                                 voter=voter_of(request, profile))
             except BattleError as e:
                 return [f"Error: {e}", gr.Button(visible=True), *locked_buttons(False), gr.Timer(active=False)]
-            v = res.vote
-            note = "Your vote was counted." if res.counted else f"Your vote was stored but not counted ({res.reason.replace('_', ' ')})."
-            text = (f"### Revealed\n**A** = `{v.system_a}` · **B** = `{v.system_b}` · you chose: "
-                    f"**{WINNER_LABELS[winner]}**\n\n{note}")
-            return [text, gr.Button(visible=True), *locked_buttons(False), gr.Timer(active=False)]
+            return [reveal_text(res, winner, ctx), gr.Button(visible=True), *locked_buttons(False),
+                    gr.Timer(active=False)]
         return vote
 
     def board_outputs():
@@ -271,20 +346,24 @@ def build_blocks(ctx: Context):
         human = board_frame(snap["human_board"])
         judge = board_frame(snap["judge_board"], "verdicts")
         per_level = [board_frame(snap["levels"].get(lv, [])) for lv in levels]
-        summary = (f"**{snap['n_counted']}** counted votes of {snap['n_votes']} stored. Ratings are "
+        summary = (f"**{snap['n_counted']}** counted votes of {snap['n_votes']} stored; "
+                   f"{snap.get('n_flagged', 0)} of them left out by the risk sweep. Ratings are "
                    "Bradley–Terry with a 95% bootstrap CI; *preliminary* marks a system with few votes.")
         if snap["notes"]:
             summary += "\n\n" + "\n".join(f"- {n}" for n in snap["notes"])
         return [summary, human, judge, *per_level, snap["heatmap"], agreement_frame(snap["agreement"])]
 
-    with gr.Blocks(title="S2S-Arena") as demo:
+    # Gradio copies every returned image into its cache: clear it hourly (a new heatmap per counted vote).
+    with gr.Blocks(title="S2S-Arena", delete_cache=(3600, 3600)) as demo:
         token = gr.State("")
         with gr.Tabs():
             with gr.Tab("Arena", id="arena") as arena_tab:
                 gr.Markdown("## S2S-Arena: which spoken response follows the spoken instruction better?\n"
                             "Listen to the instruction and to both anonymous responses, then vote. "
-                            "The systems are revealed after your vote.")
+                            "The systems are revealed after your vote counts.")
                 with gr.Row():
+                    if getattr(ctx, "login_ui", False):
+                        gr.LoginButton(scale=1)
                     level = gr.Dropdown(["any", *levels], value="any", label="Level", scale=1)
                     new_btn = gr.Button("New battle", variant="secondary", scale=1)
                 battle = gr.HTML("", elem_id="battle")
@@ -311,6 +390,8 @@ def build_blocks(ctx: Context):
                 gr.Markdown("### Judge vs human agreement")
                 agree_df = gr.Dataframe(interactive=False, elem_id="agreement")
                 board_timer = gr.Timer(5.0, active=False)
+            with gr.Tab("Agreement", id="validity") as validity_tab:
+                validity_md = gr.Markdown("", elem_id="validity-report")
 
         start_outputs = [token, battle, status, timer, reveal, next_btn, *vote_btns]
         demo.load(start, [level], start_outputs)
@@ -323,6 +404,7 @@ def build_blocks(ctx: Context):
         board_tab.select(board_outputs, None, board_out).then(lambda: gr.Timer(active=True), None, board_timer)
         arena_tab.select(lambda: gr.Timer(active=False), None, board_timer)
         board_timer.tick(board_outputs, None, board_out, show_progress="hidden")
+        validity_tab.select(validity_view.markdown, None, validity_md)
     return demo
 
 
@@ -331,48 +413,87 @@ def create_app(ctx: Context, ui: bool = True):
     only, for headless load and crash tests; votes take the same path to the store)."""
     from fastapi import FastAPI
 
+    from s2s_arena.arena.guard import Guard
+
     app = FastAPI(title="S2S-Arena", docs_url=None, redoc_url=None, openapi_url=None)
     add_routes(app, ctx)
-    if not ui:
-        return app
-    import gradio as gr
+    if ui:
+        import gradio as gr
 
-    demo = build_blocks(ctx)
-    demo.queue(default_concurrency_limit=16)
-    return gr.mount_gradio_app(app, demo, path="/", head=HEAD, css=CSS, footer_links=[],
-                               ssr_mode=False, mcp_server=False)
+        demo = build_blocks(ctx)
+        demo.queue(default_concurrency_limit=16)
+        app = gr.mount_gradio_app(app, demo, path="/", head=HEAD, css=CSS, footer_links=[], ssr_mode=False,
+                                  mcp_server=False, max_file_size=1024)
+    app.add_middleware(Guard, identity=ctx.identity, max_body_bytes=ctx.max_body_bytes,
+                       secure_cookie=on_spaces())
+    return app
+
+
+def setup_app(problem: str):
+    """The page a Space shows until it is configured (or when its data cannot be loaded): what to set."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse, JSONResponse
+
+    from s2s_arena.arena.guard import Guard
+
+    rows = "".join(f"<tr><td><code>{n}</code></td><td>{html.escape(d)}</td></tr>" for n, d in ENV_VARS)
+    page = (f"<!doctype html><meta charset=utf-8><title>S2S-Arena: not configured</title>"
+            f"<body style='font-family:sans-serif;max-width:52em;margin:2em auto;line-height:1.5'>"
+            f"<h1>S2S-Arena is not configured yet</h1><p><b>{html.escape(problem)}</b></p>"
+            f"<p>Set these variables (Space settings → Variables and secrets) and restart the Space:</p>"
+            f"<table border=1 cellpadding=6 style='border-collapse:collapse'>{rows}</table>"
+            f"<p>No votes are taken until the arena is configured.</p></body>")
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/")
+    def index():
+        return HTMLResponse(page, status_code=503)
+
+    @app.get("/healthz")
+    def healthz():
+        return JSONResponse({"ok": False, "configured": False, "problem": problem}, status_code=503)
+
+    app.add_middleware(Guard, identity=Identity(load_secret(None)))
+    return app
+
+
+ENV_VARS = (
+    ("S2S_ARENA_DATA", "benchmark: a Hub dataset repo id (user/name) or a folder (required)"),
+    ("S2S_ARENA_RESPONSES", "responses: a Hub dataset repo id with sample_id, system, audio columns, or a folder (required)"),
+    ("S2S_ARENA_VOTES_REPO", "Hub dataset repo the votes are mirrored to (append-only JSONL, scheduled commits; "
+                             "needs HF_TOKEN with write access as a secret)"),
+    ("S2S_ARENA_DB_URL", "vote store URL (default: SQLite in /data when persistent storage is on, else beside app.py)"),
+    ("S2S_ARENA_SECRET", "secret that signs sessions and hashes addresses (a secret; default: random per start)"),
+    ("S2S_ARENA_VERDICTS", "judge verdicts file for the judge board (optional)"),
+    ("S2S_ARENA_ALLOW_ANONYMOUS", "1: count votes of visitors who are not signed in (default 0 on Spaces)"),
+    ("S2S_ARENA_TRUSTED_PROXIES", "addresses whose X-Forwarded-For is believed (default on Spaces: private ranges)"),
+)
 
 
 class Server:
     """A running server (``serve(..., block=False)``): ``url``, ``ctx``, ``close()``."""
 
-    def __init__(self, server: Any, thread: threading.Thread, url: str, ctx: Context):
+    def __init__(self, server: Any, thread: threading.Thread, url: str, ctx: Context | None):
         self.server, self.thread, self.url, self.ctx = server, thread, url, ctx
 
     def close(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-        self.ctx.arena.store.close()
+        if self.ctx is not None:
+            self.ctx.arena.store.close()
 
 
-def serve(data_dir: str | os.PathLike, responses_dir: str | os.PathLike, db_url: str | None = None,
-          host: str = "127.0.0.1", port: int = 7860, verdicts: str | os.PathLike | None = None,
-          block: bool = True, ui: bool = True, **options: Any) -> Server | None:
-    """Serve the Space on ``host:port``. ``block=False`` returns a :class:`Server` once it accepts
-    connections; ``options`` go to :func:`build_context` (seed, min_listen, rate limits, ...)."""
+def _run(app: Any, host: str, port: int, block: bool, ctx: Context | None) -> Server | None:
     import uvicorn
 
-    ctx = build_context(data_dir, responses_dir, db_url, verdicts, **options)
-    app = create_app(ctx, ui=ui)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False,
-                            timeout_keep_alive=30)
+                            timeout_keep_alive=30, h11_max_incomplete_event_size=16 * 1024)
     server = uvicorn.Server(config)
     url = f"http://{host}:{port}"
-    print(f"S2S-Arena Space on {url} · votes in {ctx.arena.store.display_url()} · "
-          f"{len(ctx.arena.systems)} systems, {len(ctx.arena.playable)} samples with two responses", flush=True)
     if block:
         server.run()
-        ctx.arena.store.close()
+        if ctx is not None:
+            ctx.arena.store.close()
         return None
     thread = threading.Thread(target=server.run, daemon=True, name="s2s-arena-space")
     thread.start()
@@ -384,12 +505,53 @@ def serve(data_dir: str | os.PathLike, responses_dir: str | os.PathLike, db_url:
     return Server(server, thread, url, ctx)
 
 
-def main(here: str | os.PathLike | None = None) -> None:
-    """Hugging Face Spaces entry point: data and responses from the environment (or next to app.py)."""
-    here = Path(here) if here else Path.cwd()
-    data = os.environ.get("S2S_ARENA_DATA", str(here / "data"))
-    resp = os.environ.get("S2S_ARENA_RESPONSES", str(here / "responses"))
-    serve(data, resp, os.environ.get("S2S_ARENA_DB_URL"), host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-          port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
-          verdicts=os.environ.get("S2S_ARENA_VERDICTS") or None)
+def serve(data_dir: str | os.PathLike, responses_dir: str | os.PathLike, db_url: str | None = None,
+          host: str = "127.0.0.1", port: int = 7860, verdicts: str | os.PathLike | None = None,
+          block: bool = True, ui: bool = True, **options: Any) -> Server | None:
+    """Serve the Space on ``host:port``. ``block=False`` returns a :class:`Server` once it accepts
+    connections; ``options`` go to :func:`build_context` (seed, min_listen, limits, login, proxies ...)."""
+    ctx = build_context(data_dir, responses_dir, db_url, verdicts, **options)
+    app = create_app(ctx, ui=ui)
+    who = ("counted votes need Sign in with Hugging Face" if ctx.require_login
+           else "anonymous votes count" + (" (sign-in offered)" if getattr(ctx, "login_ui", False) else ""))
+    print(f"S2S-Arena Space on http://{host}:{port} · votes in {ctx.arena.store.display_url()} · "
+          f"{len(ctx.arena.systems)} systems, {len(ctx.arena.playable)} samples with two responses · {who}",
+          flush=True)
+    return _run(app, host, port, block, ctx)
 
+
+def _flag(name: str) -> bool | None:
+    v = os.environ.get(name)
+    if v is None or v.strip() == "":
+        return None
+    return v.strip().lower() in ("1", "true", "yes", "on")
+
+
+def main(here: str | os.PathLike | None = None, *, block: bool = True) -> Server | None:
+    """Hugging Face Spaces entry point: data and responses from Hub dataset repos (or folders) named by
+    ``S2S_ARENA_DATA`` / ``S2S_ARENA_RESPONSES``. Unset or unreadable: a page that says what to set."""
+    here = Path(here) if here else Path.cwd()
+    host = os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")
+    port = int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    data, resp = os.environ.get("S2S_ARENA_DATA", "").strip(), os.environ.get("S2S_ARENA_RESPONSES", "").strip()
+    missing = [n for n, v in (("S2S_ARENA_DATA", data), ("S2S_ARENA_RESPONSES", resp)) if not v]
+    if missing:
+        print(f"S2S-Arena: {' and '.join(missing)} not set; serving the set-up page", file=sys.stderr, flush=True)
+        return _run(setup_app(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set."),
+                    host, port, block, None)
+    db = os.environ.get("S2S_ARENA_DB_URL") or None
+    if db is None and Path("/data").is_dir() and os.access("/data", os.W_OK):
+        db = "sqlite:////data/votes.db"  # Spaces persistent storage survives restarts
+    elif db is None:
+        db = f"sqlite:///{(here / 'votes.db').resolve()}"
+    try:
+        return serve(data, resp, db, host=host, port=port, verdicts=os.environ.get("S2S_ARENA_VERDICTS") or None,
+                     block=block, hub_repo=os.environ.get("S2S_ARENA_VOTES_REPO") or None,
+                     allow_anonymous=_flag("S2S_ARENA_ALLOW_ANONYMOUS"), require_login=_flag("S2S_ARENA_REQUIRE_LOGIN"))
+    except Exception as e:  # noqa: BLE001 - a Space that cannot load its data says why instead of crash-looping
+        from s2s_arena.errors import ArenaError
+
+        msg = str(e) if isinstance(e, ArenaError) else f"{type(e).__name__}: {e}"
+        msg = re.sub(r"\s+", " ", msg)[:500]
+        print(f"S2S-Arena: cannot start the arena: {msg}", file=sys.stderr, flush=True)
+        return _run(setup_app(f"The arena could not load its data: {msg}"), host, port, block, None)
