@@ -47,8 +47,8 @@ def clip_seconds(wav: bytes) -> float:
 async def _voter(i: int, url: str, stop: asyncio.Event, out: LoadResult, clip_wait_s: float | None,
                  seed: int) -> None:
     rng = np.random.default_rng(seed + i)
-    headers = {"X-Arena-Session": f"sim-voter-{i}"}
-    async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers) as client:
+    # Each voter keeps its own cookie jar: the server issues its session on the first answer.
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         while not stop.is_set():
             try:
                 t0 = time.perf_counter()

@@ -110,7 +110,8 @@ def assess(votes: Iterable[Mapping[str, Any]], config: RiskConfig | None = None,
     for members in _clusters(rows):
         if len(members) < cfg.cluster_min_voters:
             continue
-        pooled = [r for v in members for r in by_voter[v]]
+        # What the voters' own rules did not already catch: a cluster is the way round those rules.
+        pooled = [r for v in members for r in by_voter[v] if r["vote_id"] not in flags]
         label = sorted(members)
         for system, ids, k, n, p0 in _biased(pooled, win_totals, cfg):
             flag(ids, "cluster", voters=label, system=system, wins=k, decisive=n, others_rate=round(p0, 3))
