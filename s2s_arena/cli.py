@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "leaderboard": "s2s_arena.commands.leaderboard",
     "agreement": "s2s_arena.commands.agreement",
     "serve": "s2s_arena.commands.serve",
+    "publish": "s2s_arena.commands.publish",
 }
 
 

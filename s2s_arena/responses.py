@@ -171,10 +171,23 @@ def _responses_from_dataset(source: Any, systems: list[str] | None) -> dict[str,
     if isinstance(source, (str, os.PathLike)):
         from datasets import load_dataset
 
-        ds = load_dataset(str(source), split="train")
+        from .benchmark import undecoded_audio
+        from .errors import MissingError
+        from .hub import looks_like_hub_id
+
+        if not looks_like_hub_id(str(source)):
+            raise MissingError(f"{source}: no such responses folder (RESP/<system>/<sample_id>.wav) and not a Hub dataset id")
+        try:
+            # Audio stays as the stored bytes (read with soundfile below): no torch/torchcodec needed.
+            ds = undecoded_audio(load_dataset(str(source), split="train"))
+        except (OSError, ValueError) as e:  # offline, no such repo, no train split ...
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise MissingError(f"{source}: cannot read the responses dataset ({first})") from None
         cache = Path(os.environ.get("S2S_ARENA_CACHE", Path.home() / ".cache" / "s2s_arena")) / "responses" / re.sub(r"[^A-Za-z0-9._-]", "_", str(source))
     else:
-        ds = source
+        from .benchmark import undecoded_audio
+
+        ds = undecoded_audio(source)
         cache = None
     for col in ("sample_id", "system", "audio"):
         if col not in ds.column_names:

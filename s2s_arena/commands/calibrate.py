@@ -7,10 +7,6 @@ import argparse
 HELP = "calibrate a judge on reference-system pairs (paralinguistic-only, content-only, identical)"
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", default="feature", help="judge spec: feature (default), hf:<model>, openai:<model>, hybrid")
     p.add_argument("--data", required=True, help="benchmark dataset folder (s2s-arena build --out DIR) or Hub id")
@@ -18,7 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="responses folder holding reference/flat/off_topic/echo (rendered there if absent; "
                         "default OUT/responses)")
     p.add_argument("--limit", type=int, default=None, help="at most N samples (round-robin over levels)")
-    p.add_argument("--levels", type=_csv, default=None, help="only these levels, e.g. L2,L3")
+    from .args import add_list_argument
+
+    add_list_argument(p, "--levels", choices=("L0", "L1", "L2", "L3"), metavar="LEVEL", help="only these levels: L2,L3 or L2 L3")
     p.add_argument("--out", default=None, help="output folder (default runs/calibration-<judge>)")
     p.add_argument("--seed", type=int, default=0, help="seed for the reference systems' voices and off-topic picks")
     p.add_argument("--synth", default="espeak", help="synthesizer for the reference systems (default espeak)")

@@ -15,7 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="benchmark dataset folder (s2s-arena build) or Hub id")
     p.add_argument("--out", required=True, metavar="RESP", help="responses root; writes RESP/<name>/")
     p.add_argument("--config", default="all", help="dataset config (default: all)")
-    p.add_argument("--levels", nargs="+", metavar="LEVEL", help="only these levels (L0 L1 L2 L3)")
+    from .args import add_list_argument
+
+    add_list_argument(p, "--levels", choices=("L0", "L1", "L2", "L3"), metavar="LEVEL", help="only these levels: L2,L3 or L2 L3")
     p.add_argument("--limit", type=int, help="at most N samples (round-robin over levels)")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
                    help="local: this process; ray: a Ray Data pipeline (RAY_ADDRESS or a local cluster)")

@@ -7,21 +7,19 @@ import argparse
 HELP = "judge pairs of systems' responses (both orders) into verdicts.jsonl, with win rates per pair"
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="benchmark dataset folder (s2s-arena build) or Hub id")
     p.add_argument("--responses", required=True, metavar="RESP", help="responses folder RESP/<system>/ (or a Hub dataset)")
     p.add_argument("--judge", default="feature", metavar="SPEC",
                    help="feature (default) | hf:<model or path> | openai:<model> | hybrid:<lm spec>")
-    p.add_argument("--systems", type=_csv, default=None, metavar="A,B,...", help="only these systems (default: all in RESP)")
+    from .args import add_list_argument
+
+    add_list_argument(p, "--systems", metavar="NAME", help="only these systems: a,b or a b (default: all in RESP)")
     p.add_argument("--baseline", default=None, metavar="NAME",
                    help="judge every system against this one (default: every pair of systems)")
     p.add_argument("--out", default="verdicts.jsonl", metavar="FILE", help="verdict rows, appended (default verdicts.jsonl)")
     p.add_argument("--config", default="all", help="dataset config (default: all)")
-    p.add_argument("--levels", type=_csv, default=None, metavar="L2,L3", help="only these levels")
+    add_list_argument(p, "--levels", choices=("L0", "L1", "L2", "L3"), metavar="LEVEL", help="only these levels: L2,L3 or L2 L3")
     p.add_argument("--limit", type=int, default=None, help="at most N samples (round-robin over levels)")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="local process or a Ray cluster")
     p.add_argument("--batch-size", type=int, default=8, help="ordered pairs per judge call (default 8)")
@@ -135,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
         return Pair(s, a, b, xa, xb, instr)
 
     cache = None if args.no_cache else as_cache(args.cache or True)
+    if cache is not None:
+        # Say where earlier decisions may come from: a rerun answers from here without asking the judge.
+        print(f"verdict cache: {cache.path} (reused across runs; --no-cache to judge afresh)")
     stats: dict = {}
     start = time.time()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
 
     atomic_write_bytes(manifest_path, (json.dumps(manifest, indent=2, default=str) + "\n").encode("utf-8"))
     print(f"wrote {2 * len(todo)} verdict rows to {out} ({stats.get('judge_calls', 0)} judged, "
-          f"{stats.get('cache_hits', 0)} from cache); manifest {manifest_path}")
+          f"{stats.get('cache_hits', 0)} from the verdict cache"
+          + (f" {cache.path}" if cache is not None else ", cache off") + f"); manifest {manifest_path}")
     if failed:
         print(f"{sum(failed.values())} of {len(now)} pairs judged now are invalid: {_kinds(failed)}")
     if now and sum(failed.values()) == len(now):

@@ -22,16 +22,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="markdown", choices=["markdown", "json", "csv"])
     p.add_argument("--by", action="append", default=[], metavar="FIELD",
                    help="also break down by level|domain|task|language, or by a system.json field "
-                        "(kind|architecture|backbone, needs --systems); repeatable")
+                        "(kind|architecture|backbone, needs --responses); repeatable")
     p.add_argument("--plot", metavar="DIR", help="write leaderboard_rating.png and leaderboard_heatmap.png here")
     p.add_argument("--anchor", metavar="SYSTEM", help="pin this system at rating 1000")
-    p.add_argument("--systems", metavar="RESP_DIR", help="responses folder whose <system>/system.json give metadata")
+    p.add_argument("--responses", metavar="RESP_DIR", help="responses folder whose <system>/system.json give metadata")
+    from .args import add_list_argument
+
+    add_list_argument(p, "--systems", metavar="NAME", help="rate only these systems: a,b or a b (default: all)")
+    p.add_argument("--export", metavar="DIR", help="also write the board for the Hub: DIR/model-index/<system>.yaml, "
+                   "DIR/eval_results/<system>.yaml and DIR/results/ (a dataset; `s2s-arena publish results DIR`)")
+    p.add_argument("--dataset-id", metavar="USER/NAME", help="with --export: the Hub id of the benchmark the results are on")
     p.add_argument("--ties", default="half", choices=["half", "davidson"], help="tie model (default: a tie is half a win)")
     p.add_argument("--min-votes", type=int, default=30, help="systems with fewer outcomes are flagged preliminary")
     p.add_argument("--no-weights", action="store_true", help="ignore p_pair inverse-propensity weights")
     p.add_argument("--style", action="store_true",
                    help="also fit style control (duration, loudness, speaking-rate differences as covariates); "
-                        "features come from the records (<feature>_a/_b) or are measured from --systems RESP_DIR audio")
+                        "features come from the records (<feature>_a/_b) or are measured from --responses RESP_DIR audio")
     p.add_argument("--elo", action="store_true", help="also print online Elo (the paper's K=32 update) per system")
 
 
@@ -71,8 +77,23 @@ def run(args: argparse.Namespace) -> int:
 
     if args.bootstrap < 0:
         raise CommandError("--bootstrap must be >= 0")
+    if args.export and not args.dataset_id:
+        raise CommandError("--export needs --dataset-id USER/NAME (the Hub dataset the results are on)")
+    if args.systems and len(args.systems) == 1 and Path(args.systems[0]).is_dir() and not args.responses:
+        # The option used to name the responses folder; --systems now lists names everywhere.
+        print(f"note: --systems {args.systems[0]} is a folder: read as --responses {args.systems[0]} "
+              "(--systems lists system names)", file=sys.stderr)
+        args.responses, args.systems = args.systems[0], None
     outcomes = load_many(args.votes, args.votes_format, args.dimension, weights=not args.no_weights)
-    metadata = load_system_metadata(args.systems) if args.systems else None
+    if args.systems:
+        import numpy as np
+
+        unknown = sorted(set(args.systems) - set(outcomes.systems))
+        if unknown:
+            raise CommandError(f"--systems: {', '.join(unknown)} not among the systems: {', '.join(outcomes.systems)}")
+        keep = np.isin(outcomes.system_a, args.systems) & np.isin(outcomes.system_b, args.systems)
+        outcomes = outcomes.subset(keep)
+    metadata = load_system_metadata(args.responses) if args.responses else None
     if args.anchor and args.anchor not in outcomes.systems:
         raise CommandError(f"--anchor {args.anchor!r} is not among the systems: {', '.join(outcomes.systems)}")
     board = ratings.leaderboard(outcomes, bootstrap=args.bootstrap, seed=args.seed, anchor=args.anchor,
@@ -88,12 +109,12 @@ def run(args: argparse.Namespace) -> int:
         columns.append("elo")
     style = None
     if args.style:
-        if args.systems:
-            outcomes = attach_style(outcomes, args.systems)
+        if args.responses:
+            outcomes = attach_style(outcomes, args.responses)
         features = [f for f in STYLE_FEATURES if f in outcomes.style]
         if not features:
             raise CommandError("--style: the records carry no <feature>_a/_b style values and no response audio "
-                               "was found (give --systems RESP_DIR with RESP/<system>/<sample_id>.wav)")
+                               "was found (give --responses RESP_DIR with RESP/<system>/<sample_id>.wav)")
         style = ratings.style_controlled(outcomes, covariates=features, bootstrap=min(args.bootstrap, 200),
                                          seed=args.seed, anchor=args.anchor, weights=not args.no_weights,
                                          min_votes=args.min_votes)
@@ -156,4 +177,10 @@ def run(args: argparse.Namespace) -> int:
         # Every exported leaderboard carries the evidence for its votes (or says it has none).
         print(f"wrote {write_for_leaderboard(args.votes, out, bootstrap=min(args.bootstrap, 1000), seed=args.seed)}",
               file=sys.stderr)
+    if args.export:
+        from ..hub import export_results
+
+        files = export_results(board, args.export, dataset_id=args.dataset_id, breakdowns=breakdowns,
+                               dimension=args.dimension, source=outcomes.source)
+        print(f"wrote {len(files)} files under {args.export} (model-index/, eval_results/, results/)", file=sys.stderr)
     return 0

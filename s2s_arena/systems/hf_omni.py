@@ -76,7 +76,13 @@ class HFOmniSystem(System):
         import transformers
         from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer
 
-        config = AutoConfig.from_pretrained(self.model_id)
+        from s2s_arena.hub import check_model_source, model_load_error
+
+        check_model_source(self.model_id, f"hf:{self.model_id}")
+        try:
+            config = AutoConfig.from_pretrained(self.model_id)
+        except OSError as e:  # not on disk, not downloadable offline, no config.json
+            raise model_load_error(f"hf:{self.model_id}", e) from None
         family = FAMILIES.get(config.model_type)
         if family is None:
             raise SchemaError(f"hf:{self.model_id}", "model_type",

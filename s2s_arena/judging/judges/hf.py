@@ -33,7 +33,9 @@ class HFAudioLMJudge(Judge):
                  max_new_tokens: int = 512, reask_max_new_tokens: int = 64, prompt: str = DEFAULT_PROMPT,
                  listen_to_instruction: bool = True, generation_kwargs: dict[str, Any] | None = None,
                  trust_remote_code: bool = False):
-        self.model_id = model
+        from s2s_arena.hub import check_model_source
+
+        self.model_id = check_model_source(model, f"hf:{model}")  # a typo fails here, not on every pair
         self.name = f"hf:{model}"
         self.device = device
         self.dtype = dtype
@@ -69,7 +71,12 @@ class HFAudioLMJudge(Judge):
         import torch
         from transformers import AutoConfig, AutoModelForMultimodalLM, AutoProcessor
 
-        processor = AutoProcessor.from_pretrained(self.model_id, trust_remote_code=self.trust_remote_code)
+        from s2s_arena.hub import model_load_error
+
+        try:
+            processor = AutoProcessor.from_pretrained(self.model_id, trust_remote_code=self.trust_remote_code)
+        except OSError as e:  # not on disk, not downloadable offline, no processor files
+            raise model_load_error(f"hf:{self.model_id}", e) from None
         if getattr(processor, "chat_template", None) is None:
             raise DependencyError(f"hf:{self.model_id}: the processor has no chat template; the judge needs one that takes audio clips")
         processor.tokenizer.padding_side = "left"  # batched generation of a decoder-only LM
