@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from s2s_arena import audio
-from s2s_arena.synth import SynthError, SynthResult
+from s2s_arena.synth import SynthError, SynthResult, effects
 from s2s_arena.synth import plan as planning
 from s2s_arena.synth import voices as vx
 
@@ -240,6 +240,9 @@ class EspeakSynthesizer:
             x = audio.trim_silence(self._render(ssml, v, wpm, seg.tract_st), audio.SAMPLE_RATE, pad_s=0.02)
             if seg.voice_quality == "breathy":
                 x = _add_breath(x, audio.SAMPLE_RATE, seed)
+            if seg.tremor_depth > 0 and seg.voice_quality != "whisper":
+                x = effects.tremor(x, audio.SAMPLE_RATE, 6.5, seg.tremor_depth)
+            x = effects.tilt(x, audio.SAMPLE_RATE, seg.tilt_db)
             x = audio.normalize_loudness(x, audio.SAMPLE_RATE, seg.target_lufs, peak_ceiling=10.0)
             x = _soft_limit(x)
             if len(pieces) > 1:

@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .conditions import CONDITIONS, NOISY_CONDITIONS, resolve
+from .conditions import CONDITIONS, resolve
 
 # Rate factors (x the cue's own rate) and pitch shifts (semitones) that stay inside each cue.
 RATE_RANGE: dict[str | None, tuple[float, float]] = {
@@ -25,7 +25,10 @@ PITCH_RANGE_ST: dict[str | None, tuple[float, float]] = {
     None: (-2.0, 2.0), "normal": (-1.0, 1.0), "high": (0.0, 2.0), "low": (-2.0, 0.0),
 }
 # Conditions a variant cycles through: every noisy one, plus clean speech in a new voice.
-VARIANT_CONDITIONS: tuple[str, ...] = NOISY_CONDITIONS + ("clean",)
+VARIANT_CONDITIONS: tuple[str, ...] = tuple(c for c in CONDITIONS if c != "clean") + ("clean",)
+# Share of renderings given to the neural voice where it can render every cue (the rest keep eSpeak
+# NG's variety of speakers): mixing voices keeps a model from learning one synthesiser.
+NEURAL_SHARE = 0.7
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class Voice:
     name: str
     gender: str | None = None  # female | male | None (unknown)
     age: str | None = None     # child | adult | elderly | None
+
+    @property
+    def neural(self) -> bool:
+        return self.name.startswith("piper:")
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,8 @@ def compatible_voices(voices: Sequence[Voice], cues: Mapping[str, Any]) -> list[
         if "speaker_gender" in cues and v.gender != cues["speaker_gender"]:
             continue
         if "speaker_age" in cues:
-            if cues["speaker_age"] == "child":
-                continue  # child voices are the synthesiser's own (a pitch-shifted variant): keep its choice
+            if cues["speaker_age"] == "child" and v.age != "child":
+                continue  # eSpeak's child is its own pitch-shifted variant (no named voice): keep its choice
             if (v.age or "adult") != cues["speaker_age"]:
                 continue
         elif v.age in ("child", "elderly"):
@@ -117,27 +124,46 @@ def _cue(cues: Mapping[str, Any], attr: str) -> str | None:
     return None if isinstance(v, list) else v
 
 
-def seed_variant(cues: Mapping[str, Any]) -> Variant:
-    """Stage 1: the synthesiser's own voice for the cues, at the cue's own rate and pitch."""
+def _pick_voice(rng: np.random.Generator, candidates: Sequence[Voice], neural_ok: bool) -> str | None:
+    neural = [v for v in candidates if v.neural] if neural_ok else []
+    other = [v for v in candidates if not v.neural]
+    pool = neural if neural and (not other or rng.random() < NEURAL_SHARE) else other
+    return pool[int(rng.integers(len(pool)))].name if pool else None
+
+
+def _neural_ok(cues: Mapping[str, Any], language: str) -> bool:
+    try:
+        from s2s_arena.synth.piper import supports
+    except ImportError:  # pragma: no cover - the module ships with the package
+        return False
+    return supports(cues, language)
+
+
+def seed_variant(cues: Mapping[str, Any], voices: Sequence[Voice] = (), build_seed: int = 0, seed_id: str = "",
+                 language: str = "en") -> Variant:
+    """Stage 1: a voice that fits the cues (drawn per seed, so seeds spread over speakers and backends),
+    at the cue's own rate and pitch, clean unless the cues name a noise."""
+    voice = _pick_voice(_rng(build_seed, seed_id, 10_000), compatible_voices(voices, cues), _neural_ok(cues, language))
     noise = cues.get("noise")
     if noise is not None:
         cond = resolve(noise)
         snr = float(cues.get("snr_db", CONDITIONS[cond].snr_range_db[0]))
-        return Variant("seed", 0, None, 1.0, 0.0, cond, snr)
-    return Variant("seed", 0, None, 1.0, 0.0, "clean", None)
+        return Variant("seed", 0, voice, 1.0, 0.0, cond, snr)
+    return Variant("seed", 0, voice, 1.0, 0.0, "clean", None)
 
 
 def plan_variants(
     seed_id: str, cues: Mapping[str, Any], voices: Sequence[Voice], n: int, build_seed: int,
-    paraphrase: bool = False,
+    paraphrase: bool = False, language: str = "en",
 ) -> list[Variant]:
     """``n`` stage-2 variants for one seed; deterministic for (build_seed, seed_id)."""
     order = _rng(build_seed, seed_id, 0).permutation(len(VARIANT_CONDITIONS))
     candidates = compatible_voices(voices, cues)
+    neural_ok = _neural_ok(cues, language)
     out = []
     for k in range(1, n + 1):
         rng = _rng(build_seed, seed_id, k)
-        voice = candidates[int(rng.integers(len(candidates)))].name if candidates else None
+        voice = _pick_voice(rng, candidates, neural_ok)
         lo, hi = RATE_RANGE[_cue(cues, "speaking_rate")]
         rate = round(float(rng.uniform(lo, hi)), 3)
         lo, hi = PITCH_RANGE_ST[_cue(cues, "pitch")]
@@ -151,3 +177,24 @@ def plan_variants(
             snr = None if math.isinf(lo) else round(float(rng.uniform(lo, hi)), 1)
         out.append(Variant("augment", k, voice, rate, pitch, cond, snr, paraphrase and bool(rng.random() < 0.5)))
     return out
+
+
+def milder(variant: Mapping[str, Any], cues: Mapping[str, Any]) -> tuple[str, float | None]:
+    """The condition a re-rendering falls back to: clean speech, unless the noise is the seed's cue
+    (then the same noise, 6 dB less of it)."""
+    if cues.get("noise") is not None and variant.get("snr_db") is not None:
+        return variant["condition"], round(float(variant["snr_db"]) + 6.0, 1)
+    return "clean", None
+
+
+def alternative_voice(current: str | None, voices: Sequence[Voice], cues: Mapping[str, Any], language: str,
+                      rng: np.random.Generator) -> str | None:
+    """Another voice that keeps the cues, for a rendering that failed the intelligibility gate: the
+    neural voice's plainest fitting speaker first, else any other fitting voice; None when there is none."""
+    candidates = [v for v in compatible_voices(voices, cues) if v.name != current]
+    neural = [v for v in candidates if v.neural] if _neural_ok(cues, language) else []
+    if neural:
+        plain = [v for v in neural if v.name in ("piper:joe", "piper:joe-f1", "piper:joe-child")]
+        return (plain or neural)[int(rng.integers(len(plain or neural)))].name
+    other = [v for v in candidates if not v.neural]
+    return other[int(rng.integers(len(other)))].name if other else None

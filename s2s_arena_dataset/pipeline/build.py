@@ -53,7 +53,7 @@ def variants_per_level(seeds_per_level: dict[str, int]) -> dict[str, int]:
 
 def _job_key(job: dict[str, Any], config: dict[str, Any]) -> str:
     what = {k: v for k, v in job.items() if k not in ("job_key", "human_where")}
-    render_cfg = {k: config.get(k) for k in ("seed", "synth", "synth_version", "asr", "paraphraser", "max_wer")}
+    render_cfg = {k: config.get(k) for k in ("seed", "synth", "synth_version", "asr_name", "paraphraser", "max_wer")}
     return hashlib.sha1(json.dumps([what, render_cfg], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -99,9 +99,11 @@ def plan_jobs(catalogue: Any, *, seed: int, synth: Any, levels: Sequence[str] | 
             voices[s.language] = as_voices(synth.voices(s.language))
         sd = s.to_dict()
         sid = f"{s.id}-s"
-        job = replaced.get(sid) or {"sample_id": sid, "seed": sd, "variant": seed_variant(s.input_cues).to_dict()}
+        job = replaced.get(sid) or {"sample_id": sid, "seed": sd, "variant": seed_variant(
+            s.input_cues, voices[s.language], seed, s.id, s.language).to_dict()}
         stage1.setdefault((s.level, s.task), []).append(job)
-        for v in plan_variants(s.id, s.input_cues, voices[s.language], n_variants[s.level], seed, paraphrase):
+        for v in plan_variants(s.id, s.input_cues, voices[s.language], n_variants[s.level], seed, paraphrase,
+                               s.language):
             stage2.setdefault((s.level, s.task), []).append(
                 {"sample_id": f"{s.id}-{v.suffix}", "seed": sd, "variant": v.to_dict()})
     for (lv, task), jobs in stage1.items():
@@ -159,7 +161,7 @@ def preflight(synth_spec: str) -> None:
     """Missing system tools fail here, before anything is rendered or replaced."""
     from s2s_arena.errors import DependencyError
 
-    if synth_spec in ("espeak", "espeak-ng", "espeak_ng") and not shutil.which("espeak-ng"):
+    if synth_spec in ("espeak", "espeak-ng", "espeak_ng", "auto", "mix") and not shutil.which("espeak-ng"):
         raise DependencyError("eSpeak NG is not installed (the 'espeak' synthesizer runs the `espeak-ng` program); "
                            "install the Debian package espeak-ng (apt-get install espeak-ng) or run `make setup`")
     if not shutil.which("ffmpeg"):
@@ -220,13 +222,16 @@ def build_dataset(
     out: str | Path, *, limit: int | None = None, seed: int = 0, levels: Sequence[str] | None = None,
     tasks: Sequence[str] | None = None, workers: int = 1, human: str | Path | None = None,
     asr: str | None = None, paraphraser: str | None = None, max_wer: float | None = None,
-    catalogue: str | Path | None = None, synth: str = "espeak",
+    catalogue: str | Path | None = None, synth: str = "auto", keep_work: bool = False,
     on_sample: Callable[[dict[str, Any]], None] | None = None, progress: bool = True,
 ) -> Path:
     """Build (or resume) the benchmark dataset folder ``out``; returns its path.
 
     ``limit``: at most that many samples, spread over levels and tasks. ``on_sample(row)`` is called
-    after each finished job is appended (accepted or not).
+    after each finished job is appended (accepted or not). ``asr``: the intelligibility gate's
+    recogniser (None: the bundled Whisper when installed; "none": no gate). ``synth``: "auto" mixes the
+    Piper neural voice with eSpeak NG when Piper is installed. The work folder is removed after a
+    successful build unless ``keep_work``.
     """
     from tqdm.auto import tqdm
 
@@ -248,8 +253,13 @@ def build_dataset(
     cat = load_catalogue(catalogue)
     human_jobs = load_human(human, cat) if human else []
     synthesizer = get_synthesizer(synth)
-    config = {"seed": int(seed), "synth": synth, "synth_version": getattr(synthesizer, "version", "?"), "asr": asr,
-              "paraphraser": paraphraser, "max_wer": max_wer, "work_dir": str(out / WORK)}
+    from .render import gate_asr_name
+
+    gate = gate_asr_name(asr)  # resolved here, so the job keys name the recogniser really used
+    config = {"seed": int(seed), "synth": synth, "synth_version": getattr(synthesizer, "version", "?"),
+              "asr": asr or "auto" if gate else "none", "asr_name": gate,
+              "paraphraser": paraphraser, "max_wer": max_wer, "work_dir": str(out / WORK),
+              "asr_threads": 1 if workers > 1 else 0}
     jobs, n_variants = plan_jobs(cat, seed=seed, synth=synthesizer, levels=levels, tasks=tasks,
                                  human_jobs=human_jobs, paraphrase=bool(paraphraser))
     if limit is not None:
@@ -297,6 +307,7 @@ def build_dataset(
     try:
         counts = write_shards(kept, work, tmp)
         report = build_report(rows, kept)
+        report["languages_planned"] = sorted({j["seed"]["language"] for j in jobs})
         write_report(report, rows, kept, tmp)
         manifest = {
             "what": "S2S-Arena benchmark dataset (s2s-arena build)",
@@ -304,7 +315,7 @@ def build_dataset(
             "seed": int(seed),
             "args": {"limit": limit, "levels": list(levels) if levels else None, "tasks": list(tasks) if tasks else None,
                      "workers": workers, "human": str(human) if human else None, "asr": asr,
-                     "paraphraser": paraphraser, "max_wer": max_wer, "synth": synth,
+                     "paraphraser": paraphraser, "max_wer": max_wer, "synth": synth, "gate_asr": config["asr_name"],
                      "catalogue": str(catalogue) if catalogue else "package"},
             "versions": _versions(synthesizer),
             "catalogue": {"tasks": len(cat.tasks), "seeds": len(cat.seeds())},
@@ -320,6 +331,8 @@ def build_dataset(
         _swap_in(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if not keep_work:
+        shutil.rmtree(work, ignore_errors=True)  # everything it held is in the published shards now
     return out
 
 

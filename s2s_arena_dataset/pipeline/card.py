@@ -11,7 +11,7 @@ from typing import Any
 from s2s_arena.schema import LEVEL_DESCRIPTIONS, LEVELS, VOCABULARY
 
 from .conditions import CONDITIONS
-from .writer import COLUMNS
+from .writer import COLUMNS, SUBSETS
 
 CITATION = """@article{jiang2025s2sarena,
   title   = {S2S-Arena, Evaluating Speech2Speech Protocols on Instruction Following with Paralinguistic Information},
@@ -41,18 +41,31 @@ FIELD_DOCS = {
     "reference_response": "text of a good answer (guidance only; evaluation is reference-free)",
     "seed_id": "the catalogue seed this sample renders",
     "stage": "`seed` (stage 1) or `augment` (stage 2)",
-    "augmentation": "JSON: voice, rate, pitch (st), condition, noise, snr_db (target), snr_measured_db, rir, paraphrased",
-    "source": "`tts:espeak-ng` or `human`",
-    "qa": "JSON: measured prosody (and the neutral rendering's), every check with expected/measured/pass, ASR text and WER when configured",
+    "augmentation": ("JSON: `voice` (`piper:<speaker>` or an eSpeak NG voice), `rate` (x the cue's rate), `pitch` "
+                     "(st), `condition`, `subset` (main | robustness), `noise`, `snr_db` (target; in a room: "
+                     "reverberant speech over room tone), `snr_measured_db`, `rir` (`rt60_s`, `drr_db` "
+                     "direct-to-reverberant ratio, `c50_db` clarity), `paraphrased`"),
+    "source": "`tts:piper` (neural voice), `tts:espeak-ng` (formant synthesis) or `human`",
+    "qa": ("JSON: `measured` prosody (and the `neutral` twin's), `checks` (each with expected/measured/pass), "
+           "`asr_text`, `wer`, `max_wer`, `asr` (the gate's recogniser), `gate` (every try: voice, condition, WER; "
+           "outcome), `pass`, `reasons`"),
 }
 
 
-def configs_yaml(counts: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+def configs_yaml(counts: dict[str, dict[str, int]], subset_level: dict[str, dict[str, int]] | None = None) -> list[dict[str, Any]]:
+    """``main`` (default: everyday conditions, what leaderboards use), ``robustness`` (noisy and
+    reverberant variants), ``all`` (both) and one config per task (both subsets)."""
     present = [lv for lv in LEVELS if any(lv in c for c in counts.values())]
-    configs: list[dict[str, Any]] = [{
-        "config_name": "all", "default": True,
-        "data_files": [{"split": lv, "path": f"data/*/{lv}-*.parquet"} for lv in present],
-    }]
+    subset_level = subset_level if subset_level is not None else {"main": {lv: 1 for lv in present}}
+    configs: list[dict[str, Any]] = []
+    for sub in SUBSETS:
+        levels = [lv for lv in LEVELS if subset_level.get(sub, {}).get(lv)]
+        if levels:
+            configs.append({"config_name": sub, **({"default": True} if sub == "main" else {}),
+                            "data_files": [{"split": lv, "path": f"data/*/{lv}-{sub}-*.parquet"} for lv in levels]})
+    configs.append({"config_name": "all", "data_files": [{"split": lv, "path": f"data/*/{lv}-*.parquet"} for lv in present]})
+    if not any(c.get("default") for c in configs):
+        configs[-1]["default"] = True
     for task, by_level in sorted(counts.items()):
         configs.append({
             "config_name": task,
@@ -87,7 +100,7 @@ def dataset_card(counts: dict[str, dict[str, int]], report: dict[str, Any], task
         "task_categories": ["audio-to-audio", "automatic-speech-recognition"],
         "tags": ["speech", "speech-to-speech", "paralinguistics", "prosody", "benchmark", "arena"],
         "size_categories": [_size_category(total)],
-        "configs": configs_yaml(counts),
+        "configs": configs_yaml(counts, report["counts"].get("subset_level")),
     }
     by_level = report["counts"]["level"]
     task_rows = [[t["task"], t["name"], t["domain"], "yes" if t.get("v1") else "",
@@ -96,8 +109,10 @@ def dataset_card(counts: dict[str, dict[str, int]], report: dict[str, Any], task
                  for t in tasks if t["task"] in counts]
     rej = report["rejections"]
     qa_rows = [[k, v["n"], v["median"], v["p10"], v["p90"]] for k, v in report["qa_distributions"].items()]
-    cond_rows = [[c.name, c.description, "-" if c.name == "clean" else f"{c.snr_range_db[0]:g} to {c.snr_range_db[1]:g}"]
+    cond_rows = [[c.name, c.subset, c.description, "-" if c.name == "clean" else f"{c.snr_range_db[0]:g} to {c.snr_range_db[1]:g}",
+                  "-" if c.rt60_s is None else f"RT60 {c.rt60_s:g} s, DRR {c.drr_db:+g} dB"]
                  for c in CONDITIONS.values()]
+    limitations = limitations_md(report)
     body = f"""
 # S2S-Arena: paralinguistic instruction following, spoken
 
@@ -120,7 +135,10 @@ import json; json.loads(row["requirements"])                          # what the
 
 ## Configs and tasks
 
-`all` (default) holds every task; each task is also its own config (splits as listed).
+`main` (default) holds the samples in everyday conditions (clean speech, moderate noise, ordinary
+rooms): what a leaderboard uses. `robustness` holds the noisy and reverberant variants (babble, cafe,
+airport, a large hall), `all` both, and each task is also its own config (both subsets; splits as
+listed). Subset per sample: `augmentation.subset`.
 
 {_table(["task", "name", "domain", "S2S-Arena v1", "samples per level", "total"], task_rows)}
 
@@ -135,20 +153,30 @@ A list value means a sequence, e.g. `speaking_rate: [fast, normal, slow]`.
 
 1. **Task catalogue** (YAML, one file per task): each seed is an instruction script with its
    `input_cues`, `requirements`, `reference_response` and language.
-2. **Stage 1, seed**: every seed is rendered by eSpeak NG with SSML prosody (rate, pitch, volume,
-   breaks, emphasis) and voice variants (whisper, female/male, child/elderly-like), so the input cues
-   are really in the audio. Human recordings can replace or extend seeds (`source: human`).
+2. **Stage 1, seed**: every seed is rendered by one of two synthesisers, drawn per sample: the Piper
+   neural voice (en_US-joe-medium, made into seven speakers by Praat formant and pitch changes: two
+   men, two women, a child, an elderly man and woman) where it can render every cue, or eSpeak NG
+   (SSML prosody, breaks, emphasis, whisper, voice variants, accents, other languages). Emotion is
+   rendered as rate, pitch, pitch range, loudness, vocal effort (spectral tilt) and, for fear,
+   tremor. `source` and `augmentation.voice` say which voice spoke. Human recordings can replace or
+   extend seeds (`source: human`).
 3. **Stage 2, augment**: per seed, variants across voices (only voices consistent with the seed's
    speaker cues), rate and pitch inside the cue (a "slow" seed stays slow), and acoustic conditions
    at recorded SNRs:
 
-{_table(["condition", "what", "SNR range (dB)"], cond_rows)}
+{_table(["condition", "subset", "what", "SNR range (dB)", "room"], cond_rows)}
 
 4. **Quality checks** on every sample; failures are dropped. Relative cues are checked against the
    same voice's neutral rendering of the same text (e.g. "slow": articulation rate <= 0.92 x neutral;
    "high": median F0 >= +1 st; "loud": >= +2 LU), whisper has voiced fraction <= 0.15, requested pauses
    (>= 0.25 s) are present, the SNR of the stored audio is within 1 dB of its target, no clipping,
-   a sane duration, and ASR round-trip WER when an ASR backend was configured.
+   a sane duration. **Intelligibility gate**: the bundled Whisper transcribes every synthetic
+   sample; above the bar (WER 0.34 in the main set, 0.5 in robustness) it is rendered again by another
+   voice, then in a milder condition, and dropped if it still fails (`qa.gate` keeps every try).
+
+## Limitations (measured on this build)
+
+{limitations}
 
 ## QA statistics
 
@@ -171,3 +199,51 @@ this project:
 ```
 """
     return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n" + body
+
+
+# Separability of the emotion cues from one clip (benchmarks/bench_emotion_classifier.py: an
+# independent classifier on eGeMAPS features, folds disjoint in text). Updated when the benchmark is rerun.
+EMOTION_SEPARABILITY = (
+    "Emotion input cues are kept only for labels an independent single-clip classifier separates: see "
+    "`benchmarks/bench_emotion_classifier.py` and docs/dataset.md for the measured balanced accuracy."
+)
+
+
+def _wer_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    return _table(["samples", "n", "corpus WER", "mean WER", "share WER > 0.5"],
+                  [[k, v["n"], v["corpus_wer"], v["mean_wer"], v["share_over_0.5"]] for k, v in rows if v["n"]])
+
+
+def limitations_md(report: dict[str, Any]) -> str:
+    g = report.get("gate") or {}
+    parts = []
+    if g.get("asr"):
+        rows = [(f"subset {k}", v) for k, v in g["kept_by_subset"].items()]
+        rows += [(f"condition {k}", v) for k, v in g["kept_by_condition"].items()]
+        rows += [(f"voice {k}", v) for k, v in g["kept_by_source"].items()]
+        rows += [(f"language {k}", v) for k, v in g["kept_by_language"].items()]
+        parts.append(f"Word error rate of the kept samples under {g['asr']} (the gate's recogniser; samples were kept "
+                     "*because* it understood them, so these figures are a floor, not an estimate for other "
+                     "listeners):\n\n" + _wer_table(rows))
+        first = [(f"condition {k}", v) for k, v in g["first_try_by_condition"].items()]
+        parts.append("Before the gate (first rendering of every sample, by planned condition):\n\n" + _wer_table(first))
+        parts.append("Gate outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(g["outcomes"].items())) + ".")
+    else:
+        parts.append("No intelligibility gate ran (no bundled ASR installed): nothing here was checked for being "
+                     "understandable.")
+    dropped = sorted(set(report.get("languages_planned", [])) - set(report["counts"]["language"]))
+    if dropped:
+        parts.append(f"Languages planned but with no intelligible sample (every rendering failed the gate): "
+                     f"{', '.join(dropped)}. The dataset does not claim them.")
+    voices = report["counts"].get("voice", {})
+    if voices:
+        total = sum(voices.values())
+        top = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in list(voices.items())[:6])
+        parts.append(f"Voices (share of samples, top 6): {top}. All synthetic voices derive from two engines; "
+                     "a model may still learn their sound.")
+    unmeasured = {k: c.get("recorded", 0) for k, c in report.get("checks", {}).items() if c.get("recorded")}
+    if unmeasured:
+        parts.append("Cues recorded but not measured by QA (checks left to listeners and judges): "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(unmeasured.items())) + ".")
+    parts.append(EMOTION_SEPARABILITY)
+    return "\n\n".join(parts)

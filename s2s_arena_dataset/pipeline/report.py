@@ -31,7 +31,59 @@ def _check_values(rows: list[dict[str, Any]], name: str, key: str | None = None)
     return out
 
 
+def _words(r: dict[str, Any]) -> int:
+    return max(1, len(str(r.get("instruction_text") or "").replace("|", " ").split()))
+
+
+def wer_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Corpus WER (word errors over reference words, i.e. WER weighted by length), mean WER and the
+    share of clips above 0.5, over rows that have a WER."""
+    rs = [r for r in rows if isinstance(r["qa"].get("wer"), (int, float))]
+    if not rs:
+        return {"n": 0, "corpus_wer": None, "mean_wer": None, "share_over_0.5": None}
+    w = np.array([r["qa"]["wer"] for r in rs], float)
+    n = np.array([_words(r) for r in rs], float)
+    return {"n": len(rs), "corpus_wer": round(float(np.sum(w * n) / np.sum(n)), 4), "mean_wer": round(float(w.mean()), 4),
+            "share_over_0.5": round(float(np.mean(w > 0.5)), 4)}
+
+
+def gate_report(rows: list[dict[str, Any]], kept: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the intelligibility gate did, and WER of the kept samples by subset, condition, backend, language."""
+    from .writer import subset
+
+    outcomes = Counter(r["qa"]["gate"]["outcome"] for r in rows if r["qa"].get("gate"))
+    first_tries = [dict(r, qa={"wer": r["qa"]["gate"]["tries"][0]["wer"]}, instruction_text=r["instruction_text"])
+                   for r in rows if r["qa"].get("gate")]
+    by_first_condition: dict[str, list] = {}
+    for r in rows:
+        g = r["qa"].get("gate")
+        if g:
+            t = g["tries"][0]
+            by_first_condition.setdefault(t["condition"] or "clean", []).append(
+                {"qa": {"wer": t["wer"]}, "instruction_text": r["instruction_text"]})
+
+    def group(key) -> dict[str, Any]:
+        out: dict[str, list] = {}
+        for r in kept:
+            out.setdefault(key(r), []).append(r)
+        return {k: wer_summary(v) for k, v in sorted(out.items())}
+
+    return {
+        "asr": next((r["qa"].get("asr") for r in rows if r["qa"].get("asr")), None),
+        "outcomes": dict(outcomes),
+        "first_try": wer_summary(first_tries),
+        "first_try_by_condition": {k: wer_summary(v) for k, v in sorted(by_first_condition.items())},
+        "kept": wer_summary(kept),
+        "kept_by_subset": group(subset),
+        "kept_by_condition": group(lambda r: r["augmentation"].get("condition") or "clean"),
+        "kept_by_source": group(lambda r: r["source"]),
+        "kept_by_language": group(lambda r: r["language"]),
+    }
+
+
 def build_report(rows: list[dict[str, Any]], kept: list[dict[str, Any]]) -> dict[str, Any]:
+    from .writer import SUBSETS, subset
+
     rejected = [r for r in rows if not r["qa"].get("pass")]
     by_check: dict[str, Counter] = {}
     for r in rows:
@@ -49,7 +101,14 @@ def build_report(rows: list[dict[str, Any]], kept: list[dict[str, Any]]) -> dict
             "stage": dict(sorted(Counter(r["stage"] for r in kept).items())),
             "source": dict(sorted(Counter(r["source"] for r in kept).items())),
             "condition": dict(sorted(Counter(r["augmentation"].get("condition") or "clean" for r in kept).items())),
+            "subset_level": {sub: {lv: n for lv in LEVELS if (n := sum(r["level"] == lv and subset(r) == sub for r in kept))}
+                             for sub in SUBSETS},
+            "voice": dict(Counter(str(r["augmentation"].get("voice")) for r in kept).most_common()),
         },
+        "gate": gate_report(rows, kept),
+        "rooms": {c: {k: _dist([(r["augmentation"].get("rir") or {}).get(k) for r in kept
+                                 if r["augmentation"].get("condition") == c]) for k in ("drr_db", "c50_db")}
+                  for c in sorted({r["augmentation"].get("condition") for r in kept if r["augmentation"].get("rir")})},
         "rejections": dict(Counter(reason for r in rejected for reason in r["qa"].get("reasons", [])).most_common()),
         "rejections_by_level": {lv: sum(r["level"] == lv for r in rejected) for lv in LEVELS},
         "checks": {k: dict(v) for k, v in sorted(by_check.items())},
@@ -131,6 +190,16 @@ def write_report(report: dict[str, Any], rows: list[dict[str, Any]], kept: list[
         f"| {k} | {d['n']} | {d['median']} | {d['p10']} | {d['p90']} |" for k, d in report["qa_distributions"].items()])
     checks = "\n".join(["| check | pass | fail | recorded only |", "|---|---|---|---|"] + [
         f"| {k} | {c.get('pass', 0)} | {c.get('fail', 0)} | {c.get('recorded', 0)} |" for k, c in report["checks"].items()])
+    g = report["gate"]
+    wer_rows = [("first try, all", g["first_try"]), ("kept, all", g["kept"])]
+    wer_rows += [(f"kept, subset {k}", v) for k, v in g["kept_by_subset"].items()]
+    wer_rows += [(f"first try, condition {k}", v) for k, v in g["first_try_by_condition"].items()]
+    wer_rows += [(f"kept, {k}", v) for k, v in g["kept_by_source"].items()]
+    wer_rows += [(f"kept, language {k}", v) for k, v in g["kept_by_language"].items()]
+    gate_md = ("Outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(g["outcomes"].items())) or "gate off") + "\n\n"
+               + "\n".join(["| samples | n | corpus WER | mean WER | share WER > 0.5 |", "|---|---|---|---|---|"]
+                            + [f"| {k} | {v['n']} | {v['corpus_wer']} | {v['mean_wer']} | {v['share_over_0.5']} |"
+                               for k, v in wer_rows]))
     md = f"""# Build report
 
 Rendered {report['rendered']} candidate samples; kept **{report['kept']}**, rejected {report['rejected']} by QA.
@@ -150,6 +219,9 @@ Rendered {report['rendered']} candidate samples; kept **{report['kept']}**, reje
 {table({**report['counts']['stage'], **report['counts']['source']}, 'stage / source')}
 
 {table(report['counts']['condition'], 'condition')}
+
+## Intelligibility gate ({report['gate']['asr'] or 'off'})
+{gate_md}
 
 ## Rejection reasons (a sample can fail several checks)
 {table(report['rejections'] or {'(none)': 0}, 'failed check', 'samples')}

@@ -2,9 +2,10 @@
 
 Layout (what the card's ``configs`` point at)::
 
-    data/<task_id>/<level>-00000-of-00001.parquet
+    data/<task_id>/<level>-<subset>-00000-of-00001.parquet      subset: main | robustness
 
-The ``all`` config lists ``data/*/<level>-*.parquet`` per split, so no audio byte is stored twice.
+The ``main`` config lists ``data/*/<level>-main-*.parquet`` per split, ``robustness`` the other subset
+and ``all`` ``data/*/<level>-*.parquet``, so no audio byte is stored twice.
 Mapping columns are JSON text (``s2s_arena.schema.JSON_COLUMNS``); ``audio`` is a ``datasets``
 ``Audio(sampling_rate=24000)`` feature holding FLAC bytes, so ``load_dataset`` decodes it offline.
 
@@ -28,6 +29,7 @@ COLUMNS: tuple[str, ...] = (
     "evaluation_target", "reference_response", "seed_id", "stage", "augmentation", "source", "qa",
 )
 MAX_ROWS_PER_SHARD = 500
+SUBSETS = ("main", "robustness")
 
 
 def features_dict() -> dict[str, Any]:
@@ -61,8 +63,12 @@ def shard_layout(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, list[dic
     return {t: {lv: sorted(rs, key=lambda r: r["id"]) for lv, rs in levels.items()} for t, levels in sorted(out.items())}
 
 
+def subset(row: dict[str, Any]) -> str:
+    return (row.get("augmentation") or {}).get("subset") or "main"
+
+
 def write_shards(rows: list[dict[str, Any]], work_dir: Path, out_dir: Path) -> dict[str, dict[str, int]]:
-    """Write every task/level shard under ``out_dir/data``; return task -> level -> row count."""
+    """Write every task/level/subset shard under ``out_dir/data``; return task -> level -> row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -75,11 +81,13 @@ def write_shards(rows: list[dict[str, Any]], work_dir: Path, out_dir: Path) -> d
             if not rs:
                 continue
             counts[task][level] = len(rs)
-            chunks = [rs[i : i + MAX_ROWS_PER_SHARD] for i in range(0, len(rs), MAX_ROWS_PER_SHARD)]
-            for i, chunk in enumerate(chunks):
-                recs = [to_record(r, (work_dir / r["audio_file"]).read_bytes()) for r in chunk]
-                table = pa.Table.from_pylist(recs, schema=schema)
-                path = out_dir / "data" / task / f"{level}-{i:05d}-of-{len(chunks):05d}.parquet"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                pq.write_table(table, path)  # audio is FLAC already: parquet compression gains nothing there
+            for sub in SUBSETS:
+                part = [r for r in rs if subset(r) == sub]
+                chunks = [part[i : i + MAX_ROWS_PER_SHARD] for i in range(0, len(part), MAX_ROWS_PER_SHARD)]
+                for i, chunk in enumerate(chunks):
+                    recs = [to_record(r, (work_dir / r["audio_file"]).read_bytes()) for r in chunk]
+                    table = pa.Table.from_pylist(recs, schema=schema)
+                    path = out_dir / "data" / task / f"{level}-{sub}-{i:05d}-of-{len(chunks):05d}.parquet"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    pq.write_table(table, path)  # audio is FLAC already: parquet compression gains nothing there
     return counts
