@@ -10,10 +10,14 @@ so the second order costs nothing), then decides three aspects:
   reasons live in ``feature_rules.yaml``). Absolute requirements ("slow") are placed against
   population norms, sequences ("slow, then normal, then fast") against the response's own previous
   part;
-* content: word overlap of an ASR transcript with the reference response when an ASR backend is
-  configured; otherwise the judge abstains on content (``meta["abstained"]``) rather than guess.
+* content: by default from the bundled recogniser's transcript (multilingual Whisper base) and
+  sentence embeddings (multilingual-e5-small), both offline (``s2s_arena.judging.content``): a
+  categorical failure (silent, unintelligible, other language, echo, non-answer, off-topic) loses
+  to a response without one; between two passing responses the graded relevance decides only above
+  its noise floor and when the delivery evidence is not strong. Without the ``asr`` extra the judge
+  abstains on content (``meta["abstained"]``) and says so rather than guess.
 
-The overall verdict follows content, then paralinguistics, then quality. The decision only uses
+The overall verdict follows content failures, then paralinguistics and graded content, then quality. The decision only uses
 differences of per-response numbers, so swapping A and B flips it exactly and identical audio ties.
 The reason string lists every number used.
 """
@@ -56,6 +60,7 @@ class Measured:
     segments: dict[int, list[prosody.Segment]] = field(default_factory=dict)  # n parts -> measured parts
     segment_fields: dict[int, frozenset[str]] = field(default_factory=dict)  # n parts -> fields measured
     transcript: str | None = None
+    asr: Any = None  # the full s2s_arena.asr.Transcript (language, confidences) when there is one
 
 
 @dataclass
@@ -183,16 +188,32 @@ def _sequence_needs(sample: Sample) -> tuple[tuple[int, tuple[str, ...]], ...]:
 
 class FeatureJudge(Judge):
     name = "feature"
-    version = "1.0"
+    version = "2.0"
 
-    def __init__(self, asr: Any = None, rules: str | None = None, overrides: dict[str, Any] | None = None,
-                 cache_size: int = 4096, workers: int = 1):
-        """``asr``: an ASR spec or backend for content (None: abstain on content); ``rules``: another
-        rules YAML; ``overrides``: rule values to replace; ``workers`` > 1 measures the new clips of a
-        batch in that many processes (same results, faster on idle cores)."""
+    def __init__(self, asr: Any = "auto", rules: str | None = None, overrides: dict[str, Any] | None = None,
+                 cache_size: int = 4096, workers: int = 1, embedder: Any = "auto"):
+        """``asr``: ``"auto"`` (the bundled recogniser when the ``asr`` extra is installed), ``"none"``
+        (abstain on content), an ASR spec (``hf:...``, ``faster-whisper:...``) or a backend;
+        ``embedder``: ``"auto"`` or an ``s2s_arena.semantics.Embedder``; ``rules``: another rules
+        YAML; ``overrides``: rule values to replace; ``workers`` > 1 measures the new clips of a batch
+        in that many processes (same results, faster on idle cores)."""
         self.rules = load_rules(rules, overrides)
+        if isinstance(asr, str) and asr.strip().lower() in ("", "none", "off"):
+            asr = None
+        if asr == "auto":
+            from s2s_arena.asr import default_asr
+
+            asr = default_asr()
         self._asr_spec = asr if isinstance(asr, str) or asr is None else getattr(asr, "name", type(asr).__name__)
         self._asr = asr if asr is not None and not isinstance(asr, str) else None
+        if self._asr_spec is None:
+            embedder = None
+        elif embedder == "auto":
+            from s2s_arena.semantics import default_embedder
+
+            embedder = default_embedder()
+        self._embedder = embedder
+        self._content_memo: OrderedDict[tuple, Any] = OrderedDict()
         self._cache: OrderedDict[tuple[str, int], Measured] = OrderedDict()
         self._cache_size = int(cache_size)
         self.workers = max(1, int(workers))
@@ -200,7 +221,13 @@ class FeatureJudge(Judge):
         self._batch_keys: dict[tuple[int, int], tuple[np.ndarray, tuple[str, int]]] | None = None
 
     def config(self) -> Any:
-        return {"rules": self.rules, "asr": self._asr_spec}
+        return {"rules": self.rules, "asr": self._asr_spec,
+                "embedder": getattr(self._embedder, "name", None) if self._embedder is not None else None}
+
+    @property
+    def judges_content(self) -> bool:
+        """Whether this judge hears what is said (a recogniser and an embedder are loaded)."""
+        return self._asr_spec is not None and self._embedder is not None
 
     # --- measurement ----------------------------------------------------------------------------
     def _asr_backend(self) -> Any:
@@ -210,10 +237,15 @@ class FeatureJudge(Judge):
             self._asr = get_asr(self._asr_spec)
         return self._asr
 
-    def _transcribe(self, x: np.ndarray, sr: int, language: str) -> str:
+    def _transcribe(self, x: np.ndarray, sr: int, language: str) -> Any:
+        """The full transcript; the language is detected (a multilingual model hears which language is
+        spoken, which the content check compares with the one required)."""
+        from s2s_arena.asr import Transcript
+
         asr = self._asr_backend()
-        out = asr.transcribe(x, sr, language=language)
-        return out if isinstance(out, str) else str(getattr(out, "text", out))
+        if hasattr(asr, "transcribe_full"):
+            return asr.transcribe_full(x, sr, language=None, words=False)
+        return Transcript(str(asr.transcribe(x, sr, language=language)), language=language)
 
     def measure(self, x: np.ndarray, sr: int, *, language: str = "en",
                 sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = ()) -> Measured:
@@ -227,7 +259,8 @@ class FeatureJudge(Judge):
             m = measure_clip(x, sr, self.rules["veto"], sequence_needs)
             self._remember(key, m)
         if self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
-            m.transcript = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
+            m.asr = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
+            m.transcript = m.asr.text
         return m
 
     def _key(self, x: np.ndarray, sr: int) -> tuple[str, int]:
@@ -441,16 +474,23 @@ class FeatureJudge(Judge):
         para = self._verdict(para_d) if ev else "A=B"
         parts = [f"{e.text} -> d={e.d:+.2f}" for e in ev]
 
-        content, content_txt = "A=B", "content: abstained (no ASR backend)"
-        if ma.transcript is not None and mb.transcript is not None:
+        content, content_txt, content_meta = "A=B", "content: abstained (no ASR installed: pip install 's2s-arena[asr]')", None
+        overall = para
+        if ma.asr is not None and mb.asr is not None and self._embedder is not None:
+            sa, sb = self._content(ma, item.sample, item.audio_a, item.sr), self._content(mb, item.sample, item.audio_b, item.sr)
+            content, overall, content_txt = self._decide_content(sa, sb, para, para_d)
+            content_meta = {"a": {"failure": sa.failure, "score": round(sa.score, 4), "text": ma.asr.text[:200]},
+                            "b": {"failure": sb.failure, "score": round(sb.score, 4), "text": mb.asr.text[:200]}}
+        elif ma.transcript is not None and mb.transcript is not None:
+            # A recogniser without an embedder: word overlap only (the old, weaker check).
             ca, cb = content_compliance(ma.transcript, item.sample), content_compliance(mb.transcript, item.sample)
             cd = self._clip((ca - cb) / self.rules["content"]["jnd"])
             content = self._verdict(cd)
+            overall = content if content != "A=B" else para
             content_txt = f"content: overlap score A {ca:.2f} vs B {cb:.2f} -> d={cd:+.2f} ({content})"
         else:
             abstained = ["content"] + abstained
 
-        overall = content if content != "A=B" else para
         if not ev:
             para_txt = "paralinguistics: nothing measurable required" + (
                 f" (not measured: {', '.join(a for a in abstained if a != 'content')})" if len(abstained) > 1 else "")
@@ -465,7 +505,46 @@ class FeatureJudge(Judge):
             "evidence": {e.aspect: {"a": round(e.value_a, 4), "b": round(e.value_b, 4), "d": round(e.d, 4)} for e in ev},
             "paralinguistic_d": round(para_d, 4),
         }
+        if content_meta is not None:
+            meta["content"] = content_meta
         return Judgement(overall, content=content, paralinguistics=para, quality="A=B", reason=reason, meta=meta)
+
+    def _content(self, m: Measured, sample: Sample, x: np.ndarray, sr: int) -> Any:
+        """One response's content score for one sample (cached: both orders and repeats reuse it)."""
+        from ..content import score_content
+
+        key = (self._key(x, sr), sample.id, sample.reference_response, sample.instruction_text,
+               repr(sample.requirements.get("language")) if sample.requirements else "")
+        hit = self._content_memo.get(key)
+        if hit is None:
+            hit = score_content(m.asr, sample, self._embedder, self.rules,
+                                speech_s=m.prosody.speech_s if m.prosody else math.nan)
+            self._content_memo[key] = hit
+            if len(self._content_memo) > self._cache_size:
+                self._content_memo.popitem(last=False)
+        return hit
+
+    def _decide_content(self, sa: Any, sb: Any, para: str, para_d: float) -> tuple[str, str, str]:
+        """(content verdict, overall verdict, reason). A content failure on one side decides; two
+        passing responses are told apart by the graded score only above its noise floor and only when
+        the delivery evidence is not strong."""
+        dec, c = self.rules["decision"], self.rules["content"]
+        txt = f"content: A {sa.text()} vs B {sb.text()}"
+        if bool(sa.failure) != bool(sb.failure):
+            content = "B>>A" if sa.failure else "A>>B"
+            return content, content, f"{txt} -> {content} (content failure)"
+        if sa.failure and sb.failure:
+            return "A=B", para, f"{txt} -> both fail content; delivery decides"
+        # The recogniser's own uncertainty widens the noise floor: at a mean token log-probability of
+        # -0.6 it misses about one content word in five, which moves the score by ~0.2 on its own.
+        conf = min(sa.numbers.get("avg_logprob", 0.0), sb.numbers.get("avg_logprob", 0.0))
+        jnd = c["jnd"] + c["asr_noise"] * max(0.0, -conf - c["asr_noise_from"]) if math.isfinite(conf) else c["jnd"]
+        cd = self._clip((sa.score - sb.score) / jnd)
+        content = self._verdict(cd)
+        if content == "A=B" or abs(para_d) >= dec["strong_at"]:
+            why = "within the noise floor" if content == "A=B" else "delivery evidence is strong"
+            return content, para, f"{txt} -> d={cd:+.2f} ({content}; {why}: delivery decides)"
+        return content, content, f"{txt} -> d={cd:+.2f} ({content})"
 
     @staticmethod
     def _broken_numbers(ma: Measured, mb: Measured) -> str:
