@@ -248,19 +248,25 @@ class Outcomes:
     def language(self) -> np.ndarray | None:
         return self.covariates.get("language")
 
-    @property
-    def systems(self) -> list[str]:
+    def _factorized(self) -> tuple[np.ndarray, list]:
+        """Codes of system_a then system_b (2N,) into their distinct names, by hashing the object
+        arrays once (pandas' Categorical would first copy 1M names into Arrow strings, 10x slower)."""
         import pandas as pd
 
-        return sorted(set(pd.unique(self.system_a).tolist()) | set(pd.unique(self.system_b).tolist()))
+        idx, uniq = pd.factorize(np.concatenate([self.system_a, self.system_b]).astype(object))
+        return idx.astype(np.int64), [str(u) for u in uniq]
+
+    @property
+    def systems(self) -> list[str]:
+        return sorted(self._factorized()[1]) if len(self) else []
 
     def codes(self, systems: Sequence[str] | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Systems (sorted) and the integer index of A and B in every row."""
-        import pandas as pd
-
-        systems = list(systems) if systems is not None else self.systems
-        ia = pd.Categorical(self.system_a, categories=systems).codes.astype(np.int64)
-        ib = pd.Categorical(self.system_b, categories=systems).codes.astype(np.int64)
+        idx, uniq = self._factorized()
+        systems = list(systems) if systems is not None else sorted(uniq)
+        pos = {s: i for i, s in enumerate(systems)}
+        both = np.array([pos.get(u, -1) for u in uniq], dtype=np.int64)[idx] if uniq else idx
+        ia, ib = both[: len(self)], both[len(self):]
         if (ia < 0).any() or (ib < 0).any():
             raise SchemaError(self.source or "outcomes", "system_a",
                               f"outcomes name systems outside {', '.join(systems)}")
