@@ -486,8 +486,10 @@ class Server:
 def _run(app: Any, host: str, port: int, block: bool, ctx: Context | None) -> Server | None:
     import uvicorn
 
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from any loopback client;
+    # the arena decides itself whom to believe (Identity.trusted_proxies).
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", server_header=False,
-                            timeout_keep_alive=30, h11_max_incomplete_event_size=16 * 1024)
+                            proxy_headers=False, timeout_keep_alive=30, h11_max_incomplete_event_size=16 * 1024)
     server = uvicorn.Server(config)
     url = f"http://{host}:{port}"
     if block:
