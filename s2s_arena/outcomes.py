@@ -726,64 +726,52 @@ def load_many(paths: Sequence[str | Path], fmt: str = "auto", dimension: str = "
 
 
 def load_system_metadata(resp_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """``RESP/<system>/system.json`` of every system under a responses folder, by system name."""
-    from .schema import SystemInfo
+    """``RESP/<system>/system.json`` of every system under a responses folder, by system name (and by
+    folder name), read through :mod:`s2s_arena.responses`."""
+    from .responses import SYSTEM_JSON, read_system_info
 
     resp_dir = Path(resp_dir)
     if not resp_dir.is_dir():
         raise MissingError(f"{resp_dir}: no such folder (expected RESP/<system>/system.json)")
     meta: dict[str, dict[str, Any]] = {}
-    for sj in sorted(resp_dir.glob("*/system.json")):
-        try:
-            d = json.loads(sj.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise SchemaError(str(sj), None, f"not valid JSON ({e})") from None
-        info = SystemInfo.from_dict(d, where=str(sj))
+    for d in sorted(p for p in resp_dir.iterdir() if (p / SYSTEM_JSON).is_file()):
+        info = read_system_info(d)
         meta[info.name] = info.to_dict()
-        meta.setdefault(sj.parent.name, info.to_dict())
+        meta.setdefault(d.name, info.to_dict())
     if not meta:
         raise SchemaError(str(resp_dir), None, "no <system>/system.json files found")
     return meta
 
 
-def measure_response_style(resp_dir: str | Path, system: str, sample_id: str,
-                           texts: Mapping[tuple[str, str], str] | None = None) -> dict[str, float]:
-    """Style features of one response ``RESP/<system>/<sample_id>.wav``: duration (s), loudness
-    (LUFS) and speaking rate (words per second of the manifest transcript; NaN without one)."""
-    from .audio import SAMPLE_RATE, load_audio, loudness_lufs
+def measure_response_style(audio: np.ndarray | None, text: str = "") -> dict[str, float]:
+    """Style features of one response (24 kHz mono audio): duration (s), loudness (LUFS) and speaking
+    rate (words per second of its transcript; NaN without one). NaN everywhere without audio."""
+    from .audio import SAMPLE_RATE, loudness_lufs
 
-    path = Path(resp_dir) / system / f"{sample_id}.wav"
-    if not path.is_file():
+    if audio is None:
         return {k: float("nan") for k in STYLE_FEATURES}
-    x = load_audio(path, sr=SAMPLE_RATE, where=str(path), check=False)
-    duration = x.shape[0] / SAMPLE_RATE
-    loud = loudness_lufs(x, SAMPLE_RATE)
-    words = len((texts or {}).get((system, sample_id), "").split())
+    duration = audio.shape[0] / SAMPLE_RATE
+    loud = loudness_lufs(audio, SAMPLE_RATE)
+    words = len((text or "").split())
     return {"duration": duration, "loudness": loud if np.isfinite(loud) else float("nan"),
             "speaking_rate": words / duration if words and duration > 0 else float("nan")}
 
 
 def attach_style(outcomes: Outcomes, resp_dir: str | Path) -> Outcomes:
     """Fill ``outcomes.style`` (A - B differences) by measuring the responses under ``resp_dir``
-    (each response once). Features already carried by the records are kept; pairs whose audio is
-    missing get NaN and are left out of a style-controlled fit."""
-    resp_dir = Path(resp_dir)
-    texts: dict[tuple[str, str], str] = {}
-    for manifest in resp_dir.glob("*/manifest.jsonl"):
-        for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SchemaError(f"{manifest}: line {n}", None, f"not valid JSON ({e})") from None
-            if isinstance(row, Mapping) and row.get("text") and row.get("sample_id"):
-                texts[(row.get("system") or manifest.parent.name, str(row["sample_id"]))] = str(row["text"])
+    (read through :mod:`s2s_arena.responses`; each response once). Features already carried by the
+    records are kept; pairs whose audio is missing get NaN and are left out of a style-controlled fit."""
+    from .responses import load_responses
+
+    systems = load_responses(resp_dir)
     cache: dict[tuple[str, str], dict[str, float]] = {}
 
     def feats(system: str, sid: str) -> dict[str, float]:
         if (system, sid) not in cache:
-            cache[(system, sid)] = measure_response_style(resp_dir, system, sid, texts)
+            found = systems.get(system)
+            resp = found.responses.get(sid) if found is not None else None
+            audio = found.audio(sid) if resp is not None else None
+            cache[(system, sid)] = measure_response_style(audio, resp.text if resp is not None else "")
         return cache[(system, sid)]
 
     style = dict(outcomes.style)
