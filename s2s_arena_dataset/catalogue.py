@@ -401,3 +401,60 @@ def _no_unknown(d: Mapping[str, Any], known: Iterable[str], where: str, prefix: 
     unknown = sorted(set(map(str, d)) - set(known))
     if unknown:
         raise SchemaError(where, prefix + unknown[0], f"unknown field; expected {', '.join(known)}")
+
+
+# --- lint --------------------------------------------------------------------------------------------
+
+GIVEAWAYS_FILE = Path(__file__).resolve().parent / "cue_giveaways.yaml"
+# Coverage the build needs so that no result rests on one script: every task x level cell has at least
+# two seeds and every instruction language at least three.
+MIN_SEEDS_PER_CELL = 2
+MIN_SEEDS_PER_LANGUAGE = 3
+
+
+def _giveaways() -> dict[str, dict[str, list[str]]]:
+    import yaml
+
+    return yaml.safe_load(GIVEAWAYS_FILE.read_text(encoding="utf-8"))
+
+
+def cue_giveaways(seed: Seed, lexicon: Mapping[str, Any] | None = None) -> list[str]:
+    """Phrases in an L1/L3 English instruction that say one of its own input cues out loud (then the
+    cue is not needed to answer well). Other levels and languages return []."""
+    if seed.level not in ("L1", "L3") or not seed.language.lower().startswith("en"):
+        return []
+    lex = lexicon if lexicon is not None else _giveaways()
+    text = " " + re.sub(r"[^\w']+", " ", seed.instruction.lower().replace("\u2019", "'")) + " "
+    found = []
+    for attr, value in seed.input_cues.items():
+        for v in (value if isinstance(value, list) else [value]):
+            for phrase in (lex.get(attr) or {}).get(str(v), []):
+                if f" {phrase} " in text:
+                    found.append(f"{attr}={v}: {phrase!r}")
+    return found
+
+
+def lint(catalogue: Catalogue) -> list[str]:
+    """Catalogue-wide problems a single task file cannot show: instructions that give their cue away,
+    thin task x level cells, languages with too few seeds, duplicate seeds (same text and cues)."""
+    lex = _giveaways()
+    problems = []
+    texts: dict[str, str] = {}
+    for t in catalogue.tasks:
+        per_level = t.seeds_per_level()
+        for lv in t.levels:
+            if per_level[lv] < MIN_SEEDS_PER_CELL:
+                problems.append(f"{t.path}: level {lv} has {per_level[lv]} seed(s); give it at least {MIN_SEEDS_PER_CELL}")
+        for s in t.seeds:
+            for g in cue_giveaways(s, lex):
+                problems.append(f"{t.path}: {s.id}: the instruction names its own cue ({g}); let the voice carry it")
+            # the same words with other cues are a minimal pair (only the voice differs): wanted
+            key = repr((s.instruction, sorted(s.input_cues.items(), key=str)))
+            if key in texts:
+                problems.append(f"{t.path}: {s.id}: same instruction and cues as {texts[key]}")
+            texts.setdefault(key, s.id)
+    langs = Counter(s.language for s in catalogue.seeds())
+    for lang, n in sorted(langs.items()):
+        if n < MIN_SEEDS_PER_LANGUAGE:
+            problems.append(f"language {lang}: {n} seed(s); give it at least {MIN_SEEDS_PER_LANGUAGE} or drop it")
+    return problems

@@ -433,3 +433,45 @@ def test_tasks_with_bad_data_folder(capsys, tmp_path):
     assert main(["tasks", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "unreadable Parquet shard" in err
+
+
+# --- diversity and the cue lint (issue 12) -------------------------------------------------------------
+
+def test_catalogue_is_diverse_enough_and_passes_the_lint(catalogue):
+    from s2s_arena_dataset.catalogue import MIN_SEEDS_PER_CELL, MIN_SEEDS_PER_LANGUAGE, lint
+
+    assert len({s.instruction for s in catalogue.seeds()}) >= 700
+    for t in catalogue.tasks:
+        for lv, n in t.seeds_per_level().items():
+            assert lv not in t.levels or n >= MIN_SEEDS_PER_CELL, (t.id, lv, n)
+    langs = Counter(s.language for s in catalogue.seeds())
+    assert min(langs.values()) >= MIN_SEEDS_PER_LANGUAGE, langs
+    assert lint(catalogue) == []
+
+
+def test_lint_flags_an_instruction_that_names_its_cue_and_thin_cells(tmp_path):
+    from s2s_arena_dataset.catalogue import cue_giveaways, lint
+
+    task = {
+        "id": "demo_task", "name": "Demo", "domain": "demo", "description": "d", "evaluation_target": "e",
+        "levels": ["L0", "L1"],
+        "seeds": [
+            {"id": "demo_task-L0-01", "level": "L0", "language": "en", "instruction": "Is it raining?",
+             "input_cues": {}, "requirements": {}, "reference_response": "No."},
+            {"id": "demo_task-L1-01", "level": "L1", "language": "en", "instruction": "I'm so angry, is it raining?",
+             "input_cues": {"emotion": "angry"}, "requirements": {}, "reference_response": "No."},
+            {"id": "demo_task-L1-02", "level": "L1", "language": "en", "instruction": "Is it raining? I'm seven years old.",
+             "input_cues": {"speaker_age": "child"}, "requirements": {}, "reference_response": "No."},
+        ],
+    }
+    import yaml
+
+    (tmp_path / "demo_task.yaml").write_text(yaml.safe_dump(task))
+    cat = load_catalogue(tmp_path)
+    angry, child = cat.seeds(level="L1")
+    assert cue_giveaways(angry) == ["emotion=angry: 'angry'"]
+    assert cue_giveaways(child) == ["speaker_age=child: \"i'm seven\"", "speaker_age=child: 'years old'"]
+    problems = lint(cat)
+    assert any("demo_task-L1-01" in p and "names its own cue" in p for p in problems)
+    assert any("level L0 has 1 seed" in p for p in problems)
+    assert not any("language en" in p for p in problems)
