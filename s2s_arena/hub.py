@@ -123,6 +123,8 @@ def plan_dataset(folder: str | os.PathLike, repo_id: str) -> UploadPlan:
     """A benchmark folder written by ``s2s-arena build``: its card must declare configs over its Parquet
     files, which is what makes ``load_dataset("<user>/<name>", CONFIG, split=LEVEL)`` work on the Hub."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise MissingError(f"{folder}: no such folder")
     card = folder / "README.md"
     if not card.is_file():
         raise SchemaError(str(folder), None, "not a dataset folder (no README.md card); build one with "
@@ -404,7 +406,9 @@ def model_index_yaml(row: Mapping[str, Any], *, dataset_id: str, dataset_name: s
 
     common = dict(task_type="speech-to-speech", task_name="Paralinguistic instruction following",
                   dataset_type=dataset_id, dataset_name=dataset_name, dataset_config=config,
-                  dataset_split=split, source_name=source_name, source_url=source_url)
+                  dataset_split=split)
+    if source_url:  # huggingface_hub accepts a source only with its URL
+        common.update(source_name=source_name, source_url=source_url)
     lo, hi = row.get("ci_low"), row.get("ci_high")
     ci = f", 95% CI [{lo:.0f}, {hi:.0f}]" if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else ""
     results = [EvalResult(metric_type="bradley_terry_rating", metric_name=f"Bradley-Terry rating ({dimension}{ci})",

@@ -32,7 +32,11 @@ def _add_audit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=0, help="bootstrap rounds for the boards' CIs (default 0: none)")
 
 
-ACTIONS = {"audit": ("report the votes the risk sweep excludes, and the board before and after", _add_audit)}
+from .votes_io import add_export, add_import, run_export, run_import  # noqa: E402  (stdlib-only module)
+
+ACTIONS = {"audit": ("report the votes the risk sweep excludes, and the board before and after", _add_audit),
+           "export": ("write the votes as JSONL/CSV/JSON/Parquet (sessions pseudonymised)", add_export),
+           "import": ("turn a FastChat / Chatbot Arena battle log into vote rows", add_import)}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
