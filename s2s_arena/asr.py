@@ -175,6 +175,10 @@ class FasterWhisperASR:
         except ImportError:
             raise ASRError(f"asr faster-whisper:{model}: the package 'faster-whisper' is not installed "
                            "(pip install faster-whisper), or use 'hf:<whisper model path>'") from None
+        import logging
+
+        # faster-whisper logs every clip at INFO ("Processing audio with duration ..."): noise in progress bars.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
         try:
             self._model = _whisper_model_class()(
                 model, device=device, compute_type=compute_type, cpu_threads=int(cpu_threads),

