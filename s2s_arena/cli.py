@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "agreement": "s2s_arena.commands.agreement",
     "serve": "s2s_arena.commands.serve",
     "publish": "s2s_arena.commands.publish",
+    "votes": "s2s_arena.commands.votes",
+    "space": "s2s_arena.commands.space",
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,85 @@ def test_vote_without_listening_is_impossible_in_the_page(space, browser):
     assert page.locator("#vote-tie").is_disabled()
     assert "B 0%" in page.locator("#listen-status").inner_text()
     page.close()
+
+
+def _forged_oauth_cookie(client_secret: str, username: str) -> str:
+    """The session cookie Gradio's OAuth callback would set after Sign in with Hugging Face (Starlette's
+    SessionMiddleware format, signed with the key Gradio derives from the Space's OAuth secret)."""
+    import base64
+    import hashlib
+    import json
+    import time as _time
+
+    import itsdangerous
+
+    info = {"access_token": "test-token", "token_type": "bearer", "scope": "openid profile",
+            "expires_at": int(_time.time()) + 3600,
+            "userinfo": {"sub": "1", "name": username.title(), "preferred_username": username,
+                         "profile": f"https://huggingface.co/{username}", "picture": ""}}
+    key = hashlib.sha256((client_secret + "-v4").encode()).hexdigest()
+    data = base64.b64encode(json.dumps({"oauth_info": info}).encode())
+    return itsdangerous.TimestampSigner(str(key)).sign(data).decode()
+
+
+def test_on_spaces_only_signed_in_votes_count_and_only_they_reveal(tmp_path, browser, mini_dataset, arena_responses):
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = free_port()
+    secret = "test-oauth-secret"
+    env = {**os.environ, "SYSTEM": "spaces", "SPACE_ID": "test/s2s-arena", "OAUTH_CLIENT_ID": "test-client",
+           "OAUTH_CLIENT_SECRET": secret, "OPENID_PROVIDER_URL": "https://huggingface.co", "OAUTH_SCOPES": "openid profile",
+           "S2S_ARENA_DATA": str(mini_dataset), "S2S_ARENA_RESPONSES": str(arena_responses), "PORT": str(port),
+           "GRADIO_SERVER_NAME": "127.0.0.1", "S2S_ARENA_DB_URL": f"sqlite:///{tmp_path / 'votes.db'}"}
+    env.pop("S2S_ARENA_ALLOW_ANONYMOUS", None)
+    log = open(tmp_path / "space.log", "wb")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent.parent / "space" / "app.py")],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "space.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("audio[data-side=a]", timeout=60_000)
+        assert page.get_by_role("button", name=re.compile("Sign in", re.I)).count() >= 1
+        assert "signed in" in page.locator("#listen-status").inner_text()
+        new_l0_battle(page)
+        play_both(page)
+        page.wait_for_function("!document.querySelector('#vote-a').disabled", timeout=30_000)
+        page.click("#vote-a")
+        page.wait_for_selector("#reveal:has-text('not counted')", timeout=20_000)
+        reveal = page.locator("#reveal").inner_text()
+        assert "Revealed" not in reveal and "Sign in" in reveal
+
+        context.add_cookies([{"name": "session", "value": _forged_oauth_cookie(secret, "alice"), "url": url}])
+        page.goto(url)
+        page.wait_for_selector("audio[data-side=a]", timeout=60_000)
+        new_l0_battle(page)
+        play_both(page)
+        page.wait_for_function("!document.querySelector('#vote-b').disabled", timeout=30_000)
+        page.click("#vote-b")
+        page.wait_for_selector("#reveal:has-text('Revealed')", timeout=20_000)
+        assert "counted" in page.locator("#reveal").inner_text()
+        context.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    from s2s_arena.arena.store import VoteStore
+
+    store = VoteStore(f"sqlite:///{tmp_path / 'votes.db'}")
+    rows = store.votes()
+    store.close()
+    assert [(r["counted"], r["exclusion_reason"]) for r in rows] == [(False, "anonymous"), (True, "")]
+    assert rows[1]["session"] == "hf:alice" and rows[0]["session"].startswith("s:")
+    assert rows[0]["client"].startswith("ip:") and "127.0.0.1" not in rows[0]["client"]
