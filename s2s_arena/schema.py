@@ -470,14 +470,43 @@ class Vote(_Record):
 # Mapping columns are stored as JSON text in the Hugging Face dataset: their values mix strings,
 # numbers and lists ("fast" vs ["fast", "normal", "slow"]), which no single Arrow type holds.
 JSON_COLUMNS: tuple[str, ...] = ("requirements", "input_cues", "augmentation", "qa")
+# One row of the Hugging Face dataset: every Sample field, in the data contract's column order, with what
+# it means (the dataset card documents the fields from here, the writer writes exactly these columns).
+SAMPLE_FIELD_DOCS: dict[str, str] = {
+    "id": "sample id: `<seed_id>-s` (stage 1), `<seed_id>-a<k>` (stage-2 variant k), or a human recording's id",
+    "level": "L0-L3 (see Levels)",
+    "domain": "the task's domain",
+    "task": "task id (also the name of the task's config)",
+    "language": "BCP-47 language of the spoken instruction",
+    "instruction_text": "transcript of the spoken instruction (the paraphrase, when one was used)",
+    "audio": "the spoken instruction, 24 kHz mono FLAC",
+    "input_cues": "JSON: paralinguistic attributes present in the instruction audio",
+    "requirements": "JSON: what the spoken response must do, in the requirement vocabulary",
+    "evaluation_target": "one sentence a voter or judge answers",
+    "reference_response": "text of a good answer (guidance only; evaluation is reference-free)",
+    "seed_id": "the catalogue seed this sample renders (its renderings share it: bootstraps resample seeds)",
+    "stage": "`seed` (stage 1) or `augment` (stage 2)",
+    "augmentation": ("JSON: `voice` (`piper:<speaker>` or an eSpeak NG voice), `rate` (x the cue's rate), `pitch` "
+                     "(st), `condition`, `subset` (main | robustness), `noise`, `snr_db` (target; in a room: "
+                     "reverberant speech over room tone), `snr_measured_db`, `rir` (`rt60_s`, `drr_db` "
+                     "direct-to-reverberant ratio, `c50_db` clarity), `paraphrased`"),
+    "source": "`tts:piper` (neural voice), `tts:espeak-ng` (formant synthesis) or `human`",
+    "qa": ("JSON: `measured` prosody (and the `neutral` twin's), `checks` (each with expected/measured/pass), "
+           "`asr_text`, `wer`, `max_wer`, `asr` (the gate's recogniser), `gate` (every try: voice, condition, WER; "
+           "outcome), `pass`, `reasons`"),
+}
+DATASET_COLUMNS: tuple[str, ...] = tuple(SAMPLE_FIELD_DOCS)
+if set(DATASET_COLUMNS) != set(Sample.field_names()):  # pragma: no cover - a contract edited in one place only
+    raise RuntimeError(f"SAMPLE_FIELD_DOCS and Sample disagree: {sorted(set(DATASET_COLUMNS) ^ set(Sample.field_names()))}")
 
 
-def sample_from_row(row: Mapping[str, Any]) -> Sample:
-    """Build a Sample from a dataset row (JSON-text columns decoded), ignoring unknown columns."""
+def sample_from_row(row: Mapping[str, Any], where: str | None = None) -> Sample:
+    """Build a Sample from a dataset row (JSON-text columns decoded), ignoring unknown columns. The
+    one reader of dataset rows: the benchmark loader, the metric and the writer's check go through it."""
     import json
 
     names = set(Sample.field_names())
-    where = f"sample {row.get('id', '?')!r}"
+    where = where or f"sample {row.get('id', '?')!r}"
     d = {k: v for k, v in row.items() if k in names}
     for key in JSON_COLUMNS:
         if isinstance(d.get(key), str):

@@ -25,7 +25,7 @@ from s2s_arena.engine import progress
 from s2s_arena.errors import ConfigError
 from s2s_arena.judging.judges import get_judge
 from s2s_arena.judging.protocol import Pair, as_cache, judge_pairs, resolve, summarize
-from s2s_arena.schema import JSON_COLUMNS, Sample, SchemaError
+from s2s_arena.schema import Sample, SchemaError, sample_from_row
 
 _CITATION = """\
 @misc{s2sarena2024,
@@ -143,20 +143,13 @@ def _sample_dict(raw, index):
     for key in _SAMPLE_FIELDS:
         if key not in row or row[key] is None or (isinstance(row[key], str) and not row[key].strip() and key != "requirements"):
             raise SchemaError(where, key, f"missing; each sample needs {', '.join(_SAMPLE_FIELDS)}")
-    for key in JSON_COLUMNS:
-        value = row.get(key)
-        if isinstance(value, str):
-            try:
-                row[key] = json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as e:
-                raise SchemaError(where, key, f"not valid JSON text ({e})") from None
-    known = set(Sample.field_names())
-    row = {k: v for k, v in row.items() if k in known}  # extra dataset columns are fine
     audio = row.pop("audio", None)
-    try:
-        Sample.from_dict(row, where=where)  # validate vocabulary now, with the index in the message
+    try:  # the schema's one row reader: JSON columns decoded, extra dataset columns ignored, vocabulary checked
+        sample = sample_from_row(row, where=where)
     except SchemaError as e:
         raise SchemaError(where, e.field, e.detail) from None
+    row = sample.to_dict()
+    row.pop("audio", None)
     return row, audio
 
 

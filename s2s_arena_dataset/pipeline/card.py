@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from s2s_arena.schema import LEVEL_DESCRIPTIONS, LEVELS, VOCABULARY
+from s2s_arena.schema import LEVEL_DESCRIPTIONS, LEVELS, SAMPLE_FIELD_DOCS, VOCABULARY
 
 from .conditions import CONDITIONS
 from .writer import COLUMNS, SUBSETS
@@ -27,29 +27,7 @@ CITATION = """@article{jiang2025s2sarena,
   note   = {Dataset built with `s2s-arena build`}
 }"""
 
-FIELD_DOCS = {
-    "id": "sample id: `<seed_id>-s` (stage 1), `<seed_id>-a<k>` (stage-2 variant k), or a human recording's id",
-    "level": "L0-L3 (see Levels)",
-    "domain": "the task's domain",
-    "task": "task id (also the name of the task's config)",
-    "language": "BCP-47 language of the spoken instruction",
-    "instruction_text": "transcript of the spoken instruction (the paraphrase, when one was used)",
-    "audio": "the spoken instruction, 24 kHz mono FLAC",
-    "input_cues": "JSON: paralinguistic attributes present in the instruction audio",
-    "requirements": "JSON: what the spoken response must do, in the requirement vocabulary",
-    "evaluation_target": "one sentence a voter or judge answers",
-    "reference_response": "text of a good answer (guidance only; evaluation is reference-free)",
-    "seed_id": "the catalogue seed this sample renders",
-    "stage": "`seed` (stage 1) or `augment` (stage 2)",
-    "augmentation": ("JSON: `voice` (`piper:<speaker>` or an eSpeak NG voice), `rate` (x the cue's rate), `pitch` "
-                     "(st), `condition`, `subset` (main | robustness), `noise`, `snr_db` (target; in a room: "
-                     "reverberant speech over room tone), `snr_measured_db`, `rir` (`rt60_s`, `drr_db` "
-                     "direct-to-reverberant ratio, `c50_db` clarity), `paraphrased`"),
-    "source": "`tts:piper` (neural voice), `tts:espeak-ng` (formant synthesis) or `human`",
-    "qa": ("JSON: `measured` prosody (and the `neutral` twin's), `checks` (each with expected/measured/pass), "
-           "`asr_text`, `wer`, `max_wer`, `asr` (the gate's recogniser), `gate` (every try: voice, condition, WER; "
-           "outcome), `pass`, `reasons`"),
-}
+FIELD_DOCS = SAMPLE_FIELD_DOCS  # the field docs live with the contract (s2s_arena.schema)
 
 
 def configs_yaml(counts: dict[str, dict[str, int]], subset_level: dict[str, dict[str, int]] | None = None) -> list[dict[str, Any]]:

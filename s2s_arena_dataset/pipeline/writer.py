@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from s2s_arena.audio import SAMPLE_RATE
-from s2s_arena.schema import JSON_COLUMNS, LEVELS
+from s2s_arena.schema import DATASET_COLUMNS, JSON_COLUMNS, LEVELS, Sample, SchemaError
 
-COLUMNS: tuple[str, ...] = (
-    "id", "level", "domain", "task", "language", "instruction_text", "audio", "input_cues", "requirements",
-    "evaluation_target", "reference_response", "seed_id", "stage", "augmentation", "source", "qa",
-)
+# The columns are the Sample contract's fields (schema.DATASET_COLUMNS), never a list of their own.
+COLUMNS: tuple[str, ...] = DATASET_COLUMNS
 MAX_ROWS_PER_SHARD = 500
 SUBSETS = ("main", "robustness")
 
@@ -48,7 +46,13 @@ def arrow_schema():
 
 
 def to_record(row: dict[str, Any], audio_bytes: bytes) -> dict[str, Any]:
-    rec = {c: row.get(c) for c in COLUMNS if c != "audio"}
+    """One dataset row, checked against the Sample contract at write time (a SchemaError names the
+    sample and field): what is written is exactly what ``sample_from_row`` reads back."""
+    try:
+        sample = Sample.from_dict({c: row[c] for c in COLUMNS if c != "audio" and row.get(c) is not None})
+    except SchemaError as e:
+        raise SchemaError(f"writing sample {row.get('id', '?')!r}", e.field, e.detail) from None
+    rec = {c: getattr(sample, c) for c in COLUMNS if c != "audio"}
     for c in JSON_COLUMNS:
         rec[c] = json.dumps(rec[c] or {}, ensure_ascii=False, sort_keys=True)
     rec["audio"] = {"bytes": audio_bytes, "path": row["id"] + Path(row["audio_file"]).suffix}
