@@ -14,9 +14,12 @@ from s2s_arena.errors import ConfigError
 import os
 from typing import Any
 
+from s2s_arena.schema import VERDICT_MEANING
+
 from .base import Judge, Judgement, PairInput
 
-SCORE = {"A>>B": 2, "A>B": 1, "A=B": 0, "B>A": -1, "B>>A": -2}
+# signed strength of each preference verdict (A>>B 2 ... B>>A -2), from the one verdict table
+SCORE = {v: m.strength for v, m in VERDICT_MEANING.items() if m.winner in ("a", "b", "tie")}
 LM_ENV = "S2S_ARENA_HYBRID_LM"
 
 
