@@ -410,6 +410,10 @@ GIVEAWAYS_FILE = Path(__file__).resolve().parent / "cue_giveaways.yaml"
 # two seeds and every instruction language at least three.
 MIN_SEEDS_PER_CELL = 2
 MIN_SEEDS_PER_LANGUAGE = 3
+# Emotions an instruction may carry: those an independent classifier tells apart from one rendered clip
+# (benchmarks/bench_emotion_classifier.py). Surprised was heard as happy and sarcastic as neutral, so
+# they stay response requirements only (sarcasm in an instruction is voiced as annoyance: angry, slow).
+INPUT_EMOTIONS = ("neutral", "happy", "sad", "angry", "fearful")
 
 
 def _giveaways() -> dict[str, dict[str, list[str]]]:
@@ -446,6 +450,11 @@ def lint(catalogue: Catalogue) -> list[str]:
             if per_level[lv] < MIN_SEEDS_PER_CELL:
                 problems.append(f"{t.path}: level {lv} has {per_level[lv]} seed(s); give it at least {MIN_SEEDS_PER_CELL}")
         for s in t.seeds:
+            emos = s.input_cues.get("emotion")
+            for e in (emos if isinstance(emos, list) else [emos] if emos else []):
+                if e not in INPUT_EMOTIONS:
+                    problems.append(f"{t.path}: {s.id}: input emotion {e!r} cannot be told apart from one clip; "
+                                    f"use one of {', '.join(INPUT_EMOTIONS)}")
             for g in cue_giveaways(s, lex):
                 problems.append(f"{t.path}: {s.id}: the instruction names its own cue ({g}); let the voice carry it")
             # the same words with other cues are a minimal pair (only the voice differs): wanted

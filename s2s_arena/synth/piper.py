@@ -192,7 +192,7 @@ class PiperSynthesizer:
                 raise SynthError(f"language {seg.language!r}: the piper voice speaks only {', '.join(LANGUAGES)}")
             spk = self._speaker(voice, seg, seed)
             x = audio.resample(self._segment(seg, spk), self.sr, audio.SAMPLE_RATE)
-            x = audio.normalize_loudness(x, audio.SAMPLE_RATE, seg.target_lufs, peak_ceiling=0.98)
+            x = effects.soft_limit(audio.normalize_loudness(x, audio.SAMPLE_RATE, seg.target_lufs, peak_ceiling=10.0))
             if len(pieces) > 1:
                 pieces.append(gap)
                 t += gap.shape[0] / audio.SAMPLE_RATE

@@ -34,7 +34,7 @@ PEAK_CEILING = 0.95
 NEUTRAL_CACHE = 64
 AUDIO_FORMAT = "flac"  # lossless and about half the size of WAV; datasets/torchcodec decode it
 # Cues whose check compares with the same voice's neutral rendering of the same text.
-RELATIVE_CUES = ("speaking_rate", "pitch", "volume", "pauses", "emotion")
+RELATIVE_CUES = ("speaking_rate", "pitch", "volume", "pauses")
 # Cues that describe the speaker, kept in the neutral rendering so "neutral" means "this voice".
 SPEAKER_CUES = ("speaker_gender", "speaker_age", "accent", "language")
 
@@ -231,7 +231,7 @@ class Renderer:
         snr_meas = measured_snr_db(ref[: stored.shape[0]], stored[: ref.shape[0]]) if info["snr_db"] is not None else None
         augmentation["snr_measured_db"] = None if snr_meas is None else round(snr_meas, 2)
 
-        checks = qa.check_cues(cues, p, neutral_p, text)
+        checks = qa.check_cues(cues, p, neutral_p, text, stored_lufs=A.loudness_lufs(stored, A.SAMPLE_RATE))
         clipping = float(np.mean(np.abs(stored) >= 0.999)) if stored.size else 0.0
         checks += qa.check_signal(stored.shape[0] / A.SAMPLE_RATE, clipping, p.speech_s, text,
                                   info["snr_db"], augmentation["snr_measured_db"])
