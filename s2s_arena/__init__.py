@@ -1,3 +1,3 @@
 """S2S-Arena core: schema, audio, prosody, synthesis, ratings, agreement, system adapters, CLI."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -44,6 +44,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from s2s_arena import __version__
 from s2s_arena.schema import FAILURES, WINNERS, Sample, SchemaError, Vote
 
 from .identity import Voter
@@ -51,7 +52,7 @@ from .media import Clip, Pcm, PcmCache, RenderCache, new_token, plan_battle_clip
 from .sampler import PairChoice, sample_pair
 from .store import VoteStore
 
-APP_VERSION = "0.2.0"
+APP_VERSION = __version__  # recorded with every vote: the package version, defined once
 log = logging.getLogger("s2s_arena.arena")
 
 
