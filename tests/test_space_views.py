@@ -73,3 +73,24 @@ def test_empty_store_gives_empty_boards(tmp_path):
     assert snap["human_board"] == [] and snap["heatmap"] is None and snap["agreement"] is None
     assert board_frame([]).empty
     store.close()
+
+
+def test_votes_that_do_not_count_never_refit_the_board_and_old_plots_are_removed(tmp_path):
+    store = VoteStore(f"sqlite:///{tmp_path / 'votes.db'}")
+    _fill(store, 30, np.random.default_rng(3))
+    views = Views(store, bootstrap=0, plot_dir=tmp_path / "plots")
+    snap = views.snapshot()
+    for _ in range(50):  # a flood of votes that do not count: the cached board stands, no new plot
+        tok = uuid.uuid4().hex
+        store.add_battle(dict(token=tok, session="x", client="", created_at=time.time(), sample_id="s1", level="L0",
+                              domain="d", task="t", system_a="weak-sys", system_b="strong-sys", p_pair=1 / 3))
+        store.add_vote(Vote(vote_id=uuid.uuid4().hex, session="x", sample_id="s1", system_a="weak-sys",
+                            system_b="strong-sys", winner="a", counted=False, exclusion_reason="not_listened"),
+                       battle_token=tok)
+        assert views.snapshot() is snap
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 1
+    _fill(store, 2, np.random.default_rng(4))
+    new = views.snapshot()
+    assert new is not snap and new["n_counted"] == 32
+    assert [p.name for p in (tmp_path / "plots").glob("*.png")] == [new["heatmap"].split("/")[-1]]
+    store.close()
