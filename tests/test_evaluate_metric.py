@@ -58,7 +58,10 @@ def espeak_pairs(tmp_path_factory):
 
 def test_load_from_folder_and_compute_with_the_feature_judge(espeak_pairs, tmp_path):
     preds, refs, samples = espeak_pairs
-    metric = evaluate.load(METRIC_DIR, judge="feature", verdict_cache=str(tmp_path), bootstrap=200)
+    # Content judging off (asr "none"): this checks the prosody decision, and eSpeak's fast rendering is
+    # hard for a recogniser, which the content judge would rightly hold against it.
+    metric = evaluate.load(METRIC_DIR, judge="feature", judge_options={"asr": "none"}, verdict_cache=str(tmp_path),
+                           bootstrap=200)
     assert type(metric).__name__ == "S2sArenaMetric" and metric.name == "s2s_arena_metric"
     out = metric.compute(predictions=preds, references=refs, samples=samples)
     for key in ("win_rate", "tie_rate", "loss_rate", "both_bad_rate", "win_rate_ci", "n", "n_invalid",
@@ -139,17 +142,91 @@ def test_structural_errors_name_the_index_and_field(louder_metric):
 
 
 def test_a_hub_style_copy_of_the_folder_loads(tmp_path):
-    """What `evaluate.load("<user>/s2s_arena_metric")` downloads is the script and the card; with the
-    package installed, that copy alone must load and compute (evaluate copies it into its module cache)."""
+    """What `evaluate.load("<user>/s2s_arena")` downloads: the script named after the Space (s2s_arena.py,
+    the same name as the installed package) and the card. That copy alone must load and compute."""
     import shutil
 
-    copy = tmp_path / "s2s_arena_metric"
+    copy = tmp_path / "s2s_arena"
     copy.mkdir()
-    for name in ("s2s_arena_metric.py", "README.md"):
-        shutil.copy(Path(METRIC_DIR) / name, copy / name)
+    shutil.copy(Path(METRIC_DIR) / "s2s_arena_metric.py", copy / "s2s_arena.py")
+    shutil.copy(Path(METRIC_DIR) / "README.md", copy / "README.md")
     judge = LouderJudge()
     metric = evaluate.load(str(copy), judge=judge, verdict_cache=False, bootstrap=0)
+    assert metric.name == "s2s_arena_metric"
     out = metric.compute(predictions=[{"array": tone(0.5), "sampling_rate": SR}],
                          references=[{"array": tone(0.05), "sampling_rate": 16000}],  # resampled, not rejected
                          samples=[row(0)])
     assert out["win_rate"] == 1.0 and judge.items_seen == 2
+
+
+def test_the_folder_has_what_a_hub_metric_needs():
+    folder = Path(METRIC_DIR)
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith((".", "__"))) == [
+        "README.md", "app.py", "requirements.txt", "s2s_arena_metric.py"]
+    reqs = [line.split("#")[0].strip() for line in (folder / "requirements.txt").read_text().splitlines()]
+    assert "s2s-arena>=0.1" in reqs
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\n") and "app_file: app.py" in card and "evaluate" in card
+    assert "import launch_gradio_widget" not in (folder / "app.py").read_text()  # it needs gr.inputs
+
+
+def test_combine_with_another_metric(tmp_path):
+    """evaluate.combine: two S2S-Arena metrics (two judges) report side by side, named by their keys."""
+    louder = evaluate.load(METRIC_DIR, judge=LouderJudge(), verdict_cache=False, bootstrap=0)
+    feature = evaluate.load(METRIC_DIR, judge="feature", verdict_cache=False, bootstrap=0)
+    combined = evaluate.combine({"louder": louder, "feature": feature})
+    x = {"array": tone(0.5), "sampling_rate": SR}
+    y = {"array": tone(0.05), "sampling_rate": SR}
+    out = combined.compute(predictions=[x], references=[y], samples=[row(0)])
+    assert out["louder_win_rate"] == 1.0 and out["louder_judge"] == "test-louder" and out["feature_judge"] == "feature"
+    # a list of modules is named by metric.name
+    out = evaluate.combine([louder, feature]).compute(predictions=[x], references=[y], samples=[row(0)])
+    assert out["s2s_arena_metric_0_win_rate"] == 1.0 and out["s2s_arena_metric_1_judge"] == "feature"
+
+
+def _arrow_bytes(metric) -> int:
+    return sum(f.stat().st_size for f in Path(metric.data_dir).glob("*.arrow"))
+
+
+def test_evaluate_cache_holds_paths_and_encoded_audio_not_float32(tmp_path):
+    """Decoded float32 at 24 kHz is 96 kB per second of speech; the cache must not hold that."""
+    seconds, n = 4.0, 6
+    paths = [str(save_audio(tmp_path / f"r{i}.wav", tone(0.3 + 0.01 * i, seconds), SR)) for i in range(n)]
+    decoded = 2 * n * seconds * SR * 4
+    metric = evaluate.load(METRIC_DIR, judge=LouderJudge(), verdict_cache=False, bootstrap=0,
+                           cache_dir=str(tmp_path / "evaluate_cache"))
+    metric.add_batch(predictions=paths, references=list(reversed(paths)), samples=[row(i) for i in range(n)])
+    # (the Arrow writer writes each batch through to the cache file at once)
+    assert 0 < _arrow_bytes(metric) < 20_000, _arrow_bytes(metric)  # paths only
+    assert metric.compute()["n"] == n
+
+    arrays = [{"array": tone(0.3 + 0.01 * i, seconds), "sampling_rate": SR} for i in range(n)]
+    metric = evaluate.load(METRIC_DIR, judge=LouderJudge(), verdict_cache=False, bootstrap=0,
+                           cache_dir=str(tmp_path / "evaluate_cache2"))
+    metric.add_batch(predictions=arrays, references=arrays[::-1], samples=[row(i) for i in range(n)])
+    assert 0.05 * decoded < _arrow_bytes(metric) < 0.8 * decoded, (_arrow_bytes(metric), decoded)  # 24-bit FLAC
+    out = metric.compute()
+    assert out["n"] == n and out["n_invalid"] == 0
+
+
+def test_progress_bar_obeys_evaluate_switch(capfd):
+    x, y = {"array": tone(0.5), "sampling_rate": SR}, {"array": tone(0.05), "sampling_rate": SR}
+    metric = evaluate.load(METRIC_DIR, judge=LouderJudge(), verdict_cache=False, bootstrap=0)
+    capfd.readouterr()
+    try:
+        evaluate.utils.disable_progress_bar()
+        metric.compute(predictions=[x], references=[y], samples=[row(0)])
+        assert "judging (" not in capfd.readouterr().err
+    finally:
+        evaluate.utils.enable_progress_bar()
+    metric.compute(predictions=[x], references=[y], samples=[row(1)])
+    assert "judging (test-louder)" in capfd.readouterr().err
+
+
+def test_identical_pairs_give_figures_not_nan():
+    x = {"array": tone(0.5), "sampling_rate": SR}
+    metric = evaluate.load(METRIC_DIR, judge=LouderJudge(), verdict_cache=False, bootstrap=100)
+    out = metric.compute(predictions=[x, x], references=[x, x], samples=[row(0), row(1)])
+    assert out["tie_rate"] == 1.0 and out["n_identical"] == 2
+    assert out["position_consistency"] is None  # no pair was judged in both orders: undefined, said so
+    json.dumps(out, allow_nan=False)  # the whole result is valid JSON
