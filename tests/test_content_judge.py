@@ -50,7 +50,7 @@ def answer(synth):
 
 
 def both_orders(judge, smp, good, bad):
-    ab, ba = judge.judge([PairInput(smp, good, bad, SR), PairInput(smp, bad, good, SR)])
+    ab, ba = judge.judge([PairInput(smp, good, bad, sr=SR), PairInput(smp, bad, good, sr=SR)])
     return ab, ba
 
 
@@ -99,9 +99,9 @@ def test_paraphrase_passes_and_ties(synth, judge, answer):
 
 
 def test_identical_and_louder_copies_tie(judge, answer):
-    (same,) = judge.judge([PairInput(sample(), answer, answer.copy(), SR)])
+    (same,) = judge.judge([PairInput(sample(), answer, answer.copy(), sr=SR)])
     assert same.verdict == "A=B" and same.content == "A=B"
-    (louder,) = judge.judge([PairInput(sample(), answer, (answer * 1.12).astype(np.float32), SR)])
+    (louder,) = judge.judge([PairInput(sample(), answer, (answer * 1.12).astype(np.float32), sr=SR)])
     assert louder.verdict == "A=B", louder.reason
 
 
@@ -125,5 +125,5 @@ def test_required_language_is_heard(synth, judge):
 def test_without_a_recogniser_content_is_abstained_and_said(answer, synth):
     j = FeatureJudge(asr="none")
     assert not j.judges_content and "NOT judged" in j.content_status()
-    (out,) = j.judge([PairInput(sample(), answer, say(synth, OTHER), SR)])
+    (out,) = j.judge([PairInput(sample(), answer, say(synth, OTHER), sr=SR)])
     assert out.content == "A=B" and "content" in out.meta["abstained"] and "content: abstained" in out.reason

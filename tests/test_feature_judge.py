@@ -59,6 +59,10 @@ KNOWN_WINNERS = {
     "whisper_and_quiet_vs_modal": ({"voice_quality": "whisper", "volume": "quiet"},
                                    {"voice_quality": "whisper", "volume": "quiet"}, {}),
     "emphasis_vs_none": ({"emphasis": "walk"}, {"emphasis": "walk"}, {}),
+    "happy_vs_neutral": ({"emotion": "happy"}, {"emotion": "happy"}, {}),
+    "sad_vs_angry": ({"emotion": "sad"}, {"emotion": "sad"}, {"emotion": "angry"}),
+    "child_vs_adult": ({"speaker_age": "child"}, {"speaker_age": "child"}, {}),
+    "elderly_vs_adult": ({"speaker_age": "elderly"}, {"speaker_age": "elderly"}, {}),
     "sequence_vs_flat": ({"speaking_rate": ["fast", "normal", "slow"]},
                          {"speaking_rate": ["fast", "normal", "slow"]}, {"repetitions": 3}),
 }
@@ -100,10 +104,10 @@ def test_identical_audio_ties(synth, judge):
 
 def test_nothing_measurable_required_is_a_tie_that_says_why(synth, judge):
     a, b = render(synth, {}), render(synth, {"pitch": "high"})
-    (j,) = judge.judge([PairInput(sample({"emotion": "happy", "accent": "scottish"}), a, b)])
+    (j,) = judge.judge([PairInput(sample({"emotion": "sarcastic", "accent": "scottish"}), a, b)])
     assert j.verdict == "A=B"
-    assert "emotion" in j.meta["abstained"] and "content" not in j.meta["abstained"]
-    assert "not measured: emotion" in j.reason
+    assert "accent" in j.meta["abstained"] and "content" not in j.meta["abstained"]
+    assert "not measured: emotion, accent" in j.reason
 
 
 def _truncate_mid_speech(x: np.ndarray) -> np.ndarray:
@@ -223,3 +227,25 @@ def test_sequences_measure_only_the_per_part_fields_they_compare(synth):
     assert all(math.isfinite(s.loudness_lufs) for s in m.segments[3])
     want = FeatureJudge().judge([PairInput(vol_seq, a, b)])[0]
     assert (got.verdict, got.reason) == (want.verdict, want.reason)
+
+
+def test_clipping_below_full_scale_is_vetoed(synth, judge):
+    """Flat tops at 60% of full scale: no sample reaches 1.0, yet the clip is clipped."""
+    from s2s_arena.judging.judges.feature import flat_top_fraction
+
+    good = render(synth, {})
+    peak = float(np.max(np.abs(good)))
+    clipped = np.clip(good * 2.0, -0.6 * peak, 0.6 * peak).astype(np.float32)
+    assert float(np.max(np.abs(clipped))) < 0.99 and flat_top_fraction(good) < 1e-3 < flat_top_fraction(clipped)
+    ab, ba = decide(judge, sample({}), good, clipped)
+    assert ab.verdict == "A>>B" and "clipping" in ab.meta["veto"]["b"], ab.reason
+    assert ba.verdict == "B>>A"
+
+
+def test_integer_pcm_is_rescaled_not_misread(synth, judge):
+    x = render(synth, {"speaking_rate": "slow"})
+    pcm = np.round(x * 32767).astype(np.int16)
+    (as_int,) = judge.judge([PairInput(sample({"speaking_rate": "slow"}), pcm, render(synth, {"speaking_rate": "fast"}))])
+    assert as_int.verdict in ("A>B", "A>>B") and "veto" not in as_int.meta, as_int.reason
+    (same,) = judge.judge([PairInput(sample({}), pcm, x)])
+    assert same.verdict == "A=B", same.reason

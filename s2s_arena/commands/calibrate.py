@@ -20,7 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="output folder (default runs/calibration-<judge>)")
     p.add_argument("--seed", type=int, default=0, help="seed for the reference systems' voices and off-topic picks")
     p.add_argument("--synth", default="espeak", help="synthesizer for the reference systems (default espeak)")
-    p.add_argument("--asr", default=None, help="feature judge: ASR backend spec for content (default: abstain on content)")
+    p.add_argument("--asr", default=None, help="feature judge: ASR backend spec for content, or none "
+                   "(default: the bundled multilingual Whisper base that the asr extra installs)")
+    from s2s_arena.judging.calibration import CLASSES
+
+    add_list_argument(p, "--classes", metavar="CLASS", default=None,
+                      help="derived classes to add (default all): " + ", ".join(CLASSES) + "; 'none' for none")
     p.add_argument("--no-render", action="store_true", help="do not render missing reference responses; judge what is there")
     p.add_argument("--cache", default=None, help="verdict cache folder (default: none, so figures are fresh)")
 
@@ -52,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
         cache = VerdictCache(args.cache)
     try:
+        from s2s_arena.judging.calibration import CLASSES
+
+        classes = list(CLASSES) if args.classes is None else [c for c in args.classes if c != "none"]
         report = run_calibration(judge, samples, resp, out, render=not args.no_render, seed=args.seed,
-                                 synth=args.synth, cache=cache)
+                                 synth=args.synth, cache=cache, classes=classes)
     finally:
         judge.close()
         if cache is not None:

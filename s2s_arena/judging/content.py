@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from s2s_arena.schema import Sample
+from s2s_arena.schema import PART_SEPARATOR, Sample
 
 _NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -120,7 +120,9 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
         nums["p_language"] = p_lang
         if p_lang < c["min_language_prob"] and transcript.language != lang:
             return ContentScore(0.0, "language", nums | {"detected": transcript.language_probability})
-    ref, instr = (sample.reference_response or "").strip(), (sample.instruction_text or "").strip()
+    # A multi-part reference ("fast | normal | slow") is one text to compare with.
+    ref = " ".join((sample.reference_response or "").replace(PART_SEPARATOR, " ").split())
+    instr = (sample.instruction_text or "").strip()
     rel_ref = embedder.relatedness(text, ref) if ref else math.nan
     rel_instr = embedder.relatedness(instr, text, "query", "passage") if instr else math.nan
     f1_instr, f1_ref = word_f1(text, instr), word_f1(text, ref) if ref else 0.0
@@ -140,12 +142,15 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     keys = key_terms(ref, instr) if ref else set()
     recall = (len(keys & set(ws)) / len(keys)) if keys else math.nan
     nums["key_recall"] = recall
+    # Embeddings of short lists and digits ("1 2 3" vs "One, two, three.") can miss what word overlap
+    # sees plainly: the words said are the reference's. Meaning or words, whichever matches better.
+    rel = max(_finite(rel_ref), f1_ref) if ref else math.nan
     if ref:
-        score = (1 - c["key_weight"]) * rel_ref + c["key_weight"] * (recall if keys else rel_ref)
+        score = (1 - c["key_weight"]) * rel + c["key_weight"] * (recall if keys else rel)
     else:
         score = rel_instr
     score = float(min(1.0, max(0.0, _finite(score))))
-    related = max(_finite(rel_ref), _finite(rel_instr))
+    related = max(_finite(rel), _finite(rel_instr))
     if related < c["off_topic_below"]:
         return ContentScore(score, "off_topic", nums)
     return ContentScore(score, None, nums)

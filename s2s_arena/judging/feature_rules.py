@@ -26,6 +26,7 @@ _REQUIRED = {
 # Attributes the judge can measure from audio alone (repetitions needs a transcript).
 MEASURED_ATTRIBUTES: tuple[str, ...] = (
     "speaking_rate", "pitch", "volume", "voice_quality", "pauses", "repetitions", "speaker_gender", "style",
+    "emotion", "speaker_age", "emphasis", "language",
 )
 
 
@@ -74,6 +75,8 @@ def _check(rules: dict[str, Any], where: str) -> None:
         if not isinstance(block, dict):
             raise SchemaError(where, f"attributes.{name}", "expected a mapping of threshold -> number")
         for k, v in block.items():
+            if isinstance(v, dict):  # a table of values (emotion profiles, per-cue jnds)
+                continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise SchemaError(where, f"attributes.{name}.{k}", f"expected a number >= 0, got {v!r}")
         for k in ("jnd", "jnd_lufs", "jnd_tilt"):

@@ -136,7 +136,8 @@ def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float],
         return Measured(None, [f"unusable ({e})"])
     p = prosody.measure(x, sr, where="response", analysis=analysis)
     broken = [b for b in p.problems if b in ("silent", "too_short", "clipping")]
-    if p.clipping_fraction > veto["max_clipping_fraction"] and "clipping" not in broken:
+    if "clipping" not in broken and (p.clipping_fraction > veto["max_clipping_fraction"]
+                                     or flat_top_fraction(x) > veto["max_clipping_fraction"]):
         broken.append("clipping")
     if "silent" not in broken and p.speech_s < veto["min_speech_s"] and "too_short" not in broken:
         broken.append("too_short")
@@ -154,6 +155,35 @@ def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float],
             m.segments[n] = prosody.measure_segments(x, sr, n, where="response", analysis=analysis, fields=fields)
             m.segment_fields[n] = frozenset(fields)
     return m
+
+
+def flat_top_fraction(x: np.ndarray) -> float:
+    """Share of samples sitting, two or more in a row, at the clip's own peak: clipping that happens
+    below full scale (a limiter or a gain stage before a quieter output) leaves flat tops at whatever
+    level it clipped, where speech peaks are single, rounded samples."""
+    x = np.abs(np.asarray(x, dtype=np.float32).reshape(-1))
+    if x.size < 3:
+        return 0.0
+    peak = float(x.max())
+    if peak <= 0:
+        return 0.0
+    top = x >= peak * (1 - 1e-4)
+    run = top[1:] & top[:-1]
+    return float(np.count_nonzero(run)) / x.size
+
+
+def as_float_audio(x: Any, where: str = "response") -> np.ndarray:
+    """A waveform as float32 in [-1, 1]: integer PCM is rescaled by its type's full scale (an int16
+    array of 10 000 is 0.305, not 10 000), so integer and float inputs are judged alike."""
+    arr = np.asarray(x)
+    if arr.dtype.kind in "iu":
+        info = np.iinfo(arr.dtype)
+        if arr.dtype.kind == "u":  # unsigned PCM (8-bit WAV) is offset by half its range
+            return ((arr.astype(np.float64) - (info.max + 1) / 2) / ((info.max + 1) / 2)).astype(np.float32)
+        return (arr.astype(np.float64) / (info.max + 1)).astype(np.float32)
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "fiu":
+        raise audio_mod.AudioError(f"{where}: expected a numeric waveform, got dtype {arr.dtype}")
+    return arr.astype(np.float32, copy=False)
 
 
 def prominence_db(x: np.ndarray, sr: int) -> float:
@@ -446,6 +476,50 @@ class FeatureJudge(Judge):
                 ca, cb = repetition_count(ma.transcript), repetition_count(mb.transcript)
                 add(attr, -abs(ca - value), -abs(cb - value), A["repetitions"]["jnd"],
                     f"repetitions={value}: A {ca} vs B {cb} (from transcripts)")
+            elif attr == "emotion" and _single(value) in A["emotion"]["profiles"]:
+                value = _single(value)
+                cfg = A["emotion"]
+                prof = cfg["profiles"][value]
+                fa, fb = self._emotion_features(pa), self._emotion_features(pb)
+
+                def emo(f: dict[str, float]) -> float:
+                    # Mean agreement with the emotion's direction on each cue, in that cue's jnds.
+                    terms = [prof[k] * f[k] / cfg["cue_jnd"][k] for k in prof if math.isfinite(f[k])]
+                    return sum(terms) / len(terms) if terms else math.nan
+
+                add(attr, emo(fa), emo(fb), cfg["jnd_total"],
+                    f"emotion={value}: F0 A {_fmt(fa['f0'], 1)} vs B {_fmt(fb['f0'], 1)} st, range A {_fmt(fa['range'], 1)} "
+                    f"vs B {_fmt(fb['range'], 1)} st, rate A {_fmt(pa.articulation_rate_sps)} vs B "
+                    f"{_fmt(pb.articulation_rate_sps)} syl/s, effort (-tilt) A {_fmt(fa['effort'], 1)} vs B {_fmt(fb['effort'], 1)} dB")
+            elif attr == "speaker_age" and _single(value) in ("child", "adult", "elderly"):
+                value = _single(value)
+                cfg = A["speaker_age"]
+
+                def age(p: prosody.Prosody) -> float:
+                    f0 = p.f0_median_st
+                    if value == "child":  # children's F0 sits far above adults' (~250-300 Hz)
+                        return min(f0 - cfg["child_f0_st"], cfg["cap"]) if math.isfinite(f0) else math.nan
+                    if value == "elderly":  # slower, rougher (lower HNR) speech
+                        r = math.log2(p.articulation_rate_sps / self.rules["norms"]["speaking_rate_sps"]) \
+                            if p.articulation_rate_sps > 0 else math.nan
+                        return -r / 0.12 * 0.5 - _finite(p.hnr_db) / cfg["jnd_hnr_db"] * 0.5
+                    return -max(0.0, f0 - cfg["child_f0_st"]) if math.isfinite(f0) else math.nan
+
+                add(attr, age(pa), age(pb), cfg["jnd"] if value != "elderly" else 1.0,
+                    f"speaker_age={value}: median F0 A {_fmt(pa.f0_median_st, 1)} vs B {_fmt(pb.f0_median_st, 1)} st, "
+                    f"rate A {_fmt(pa.articulation_rate_sps)} vs B {_fmt(pb.articulation_rate_sps)} syl/s, HNR A "
+                    f"{_fmt(pa.hnr_db, 1)} vs B {_fmt(pb.hnr_db, 1)} dB")
+            elif attr == "language":
+                if ma.asr is None or mb.asr is None or not (ma.asr.language_probs and mb.asr.language_probs):
+                    abstained.append(attr)
+                    continue
+                from ..content import required_language
+
+                want = required_language(item.sample)
+                la, lb = ma.asr.language_prob(want), mb.asr.language_prob(want)
+                add(attr, la, lb, A["language"]["jnd"],
+                    f"language={want}: detector probability A {_fmt(la)} vs B {_fmt(lb)} (heard A "
+                    f"{ma.asr.language}, B {mb.asr.language})")
             elif attr == "speaker_gender":
                 cfg, s = A["speaker_gender"], (1 if value == "female" else -1)
                 bound = self.rules["norms"]["gender_boundary_st"]
@@ -455,6 +529,13 @@ class FeatureJudge(Judge):
             else:
                 abstained.append(attr)
         return ev, abstained
+
+    @staticmethod
+    def _emotion_features(p: prosody.Prosody) -> dict[str, float]:
+        """The acoustic profile an emotion moves: F0 level and range (st), log2 articulation rate (as
+        st-like units x 12 would overweight it, kept in octaves), vocal effort (negative spectral tilt)."""
+        rate = math.log2(p.articulation_rate_sps) if p.articulation_rate_sps and p.articulation_rate_sps > 0 else math.nan
+        return {"f0": p.f0_median_st, "range": p.f0_range_st, "rate": rate, "effort": -p.spectral_tilt_db}
 
     # --- decision -------------------------------------------------------------------------------
     def _verdict(self, d: float) -> str:
@@ -467,6 +548,9 @@ class FeatureJudge(Judge):
         return "B>>A" if strong else "B>A"
 
     def judge_one(self, item: PairInput) -> Judgement:
+        if np.asarray(item.audio_a).dtype.kind != "f" or np.asarray(item.audio_b).dtype.kind != "f":
+            item = PairInput(item.sample, as_float_audio(item.audio_a, "response A"),
+                             as_float_audio(item.audio_b, "response B"), item.instruction_audio, item.sr)
         lang = item.sample.language or "en"
         seq = _sequence_needs(item.sample)
         ma = self.measure(item.audio_a, item.sr, language=lang, sequence_needs=seq)
