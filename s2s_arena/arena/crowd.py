@@ -42,7 +42,7 @@ class CrowdConfig:
     n_voters: int = 40
     votes_per_voter: int = 50
     careless_share: float = 0.2
-    attention: dict[str, float] = field(default_factory=lambda: {CONTENT: 0.8, PARA: 0.55})
+    attention: dict[str, float] = field(default_factory=lambda: {CONTENT: 0.9, PARA: 0.7})
     left_bias: float = 0.8  # a careful voter's lapse picks the left response this often
     careless_left: float = 0.5
     reason_rate: float = 0.8
@@ -301,5 +301,6 @@ def synthetic_materials(root: str | Path, systems: Sequence[str] = ("sys-a", "sy
 
 
 def default_ratings(systems: Sequence[str]) -> dict[str, float]:
-    """Evenly spaced true ratings, 120 points apart, best first in the given order."""
-    return {s: 1000.0 + 120.0 * (len(systems) - 1 - i) for i, s in enumerate(systems)}
+    """Evenly spaced true ratings, 200 points apart (a 76% win chance between neighbours), best first
+    in the given order."""
+    return {s: 1000.0 + 200.0 * (len(systems) - 1 - i) for i, s in enumerate(systems)}
