@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_intelligibility.py --data DIR [--asr bundled:whisper-base]
     .venv/bin/python benchmarks/bench_intelligibility.py --limit 120 [--workers 2] [--asr ...]
+    .venv/bin/python benchmarks/bench_intelligibility.py --tasks a,b,c      (every seed and variant of them)
 
 With ``--data`` it reads a built dataset folder; with ``--limit`` it first builds that many samples
 (spread over levels and tasks, the intelligibility gate on) into a temporary folder and times the
@@ -40,13 +41,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="a built dataset folder")
     ap.add_argument("--limit", type=int, default=None, help="build this many samples first (temporary folder)")
+    ap.add_argument("--tasks", default=None, help="with --limit: only these tasks (comma-separated), every variant")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--asr", default="auto", help="recogniser for the measurement (default: the gate's)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary build")
     args = ap.parse_args()
-    if not args.data and not args.limit:
-        ap.error("give --data DIR or --limit N")
+    if not args.data and not args.limit and not args.tasks:
+        ap.error("give --data DIR, --limit N or --tasks a,b")
 
     import pyarrow.parquet as pq
 
@@ -62,7 +64,9 @@ def main() -> int:
 
         tmp = Path(tempfile.mkdtemp(prefix="s2s_bench_intel_"))
         t0, c0 = time.perf_counter(), os.times()
-        data = build_dataset(tmp / "ds", limit=args.limit, seed=args.seed, workers=args.workers, progress=False)
+        tasks = [t for t in (args.tasks or "").split(",") if t] or None
+        data = build_dataset(tmp / "ds", limit=args.limit, seed=args.seed, workers=args.workers, progress=False,
+                             tasks=tasks)
         wall, c1 = time.perf_counter() - t0, os.times()
         cpu = (c1.user + c1.children_user + c1.system + c1.children_system) - (c0.user + c0.children_user + c0.system + c0.children_system)
         m = json.loads((data / "manifest.json").read_text())

@@ -21,7 +21,8 @@ LIMIT = 12
 
 @pytest.fixture(scope="module")
 def small_build(tmp_path_factory) -> Path:
-    return build_dataset(tmp_path_factory.mktemp("ds") / "bench", limit=LIMIT, seed=0, workers=1, progress=False)
+    return build_dataset(tmp_path_factory.mktemp("ds") / "bench", limit=LIMIT, seed=0, workers=1, progress=False,
+                         keep_work=True)
 
 
 def _load(folder: Path, config: str, split: str):
@@ -46,9 +47,13 @@ def test_small_build_round_trips_through_load_dataset(small_build):
             assert row["audio"].get_all_samples().sample_rate == SAMPLE_RATE
             assert x.shape[0] / SAMPLE_RATE > 0.5 and np.max(np.abs(x)) > 0.01
             assert sample.qa["pass"] is True and sample.qa["checks"]
-            assert sample.source == "tts:espeak-ng" and sample.stage in ("seed", "augment")
+            assert sample.source in ("tts:espeak-ng", "tts:piper") and sample.stage in ("seed", "augment")
             aug = sample.augmentation
-            assert {"voice", "rate", "pitch", "noise", "snr_db", "rir", "paraphrased"} <= set(aug)
+            assert {"voice", "rate", "pitch", "noise", "snr_db", "rir", "paraphrased", "subset"} <= set(aug)
+            if aug["rir"]:
+                assert {"rt60_s", "drr_db", "c50_db"} <= set(aug["rir"])
+            if sample.qa.get("gate"):  # the bundled Whisper heard every kept sample well enough
+                assert sample.qa["wer"] <= sample.qa["max_wer"] and sample.qa["gate"]["tries"]
             if aug["snr_db"] is not None:
                 assert abs(aug["snr_measured_db"] - aug["snr_db"]) <= 1.0
     assert len(ids) <= LIMIT and len(ids) >= LIMIT - 2  # a QA rejection may drop one or two
@@ -64,8 +69,9 @@ def test_every_task_config_lists_only_its_present_splits(small_build):
     header = yaml.safe_load(card.split("---")[1])
     assert header["license"] == "cc-by-4.0" and "2503.05085" in card
     configs = {c["config_name"]: c for c in header["configs"]}
-    assert configs["all"]["default"] is True
-    task_cfgs = [name for name in configs if name != "all"]
+    assert configs["main"]["default"] is True and "all" in configs
+    assert all("-main-" in d["path"] for d in configs["main"]["data_files"])
+    task_cfgs = [name for name in configs if name not in ("all", "main", "robustness")]
     assert len(task_cfgs) >= 8
     name = task_cfgs[0]
     splits = [d["split"] for d in configs[name]["data_files"]]
@@ -75,6 +81,9 @@ def test_every_task_config_lists_only_its_present_splits(small_build):
     assert ds[0]["audio"].get_all_samples().sample_rate == SAMPLE_RATE
     report = json.loads((small_build / "build_report.json").read_text())
     assert report["kept"] == sum(report["counts"]["level"].values())
+    assert "## Limitations (measured on this build)" in card and "subset main" in card
+    main_ids = {r["id"] for lv in [d["split"] for d in configs["main"]["data_files"]] for r in _load(small_build, "main", lv)}
+    assert main_ids and all(json.loads(r["augmentation"])["subset"] == "main" for r in _load(small_build, "main", "L0"))
     assert (small_build / "build_levels.png").stat().st_size > 1000
 
 
@@ -100,6 +109,7 @@ def test_rerun_resumes_without_rendering_and_interrupted_build_resumes(small_bui
     build_dataset(out, limit=4, seed=0, workers=1, progress=False, on_sample=lambda r: rest.append(r["id"]))
     assert len(rest) == 2 and not set(rest) & set(seen)
     assert json.loads((out / "manifest.json").read_text())["resumed"] == 2
+    assert not (out / ".work").exists()  # removed once the build is published
 
 
 def test_failed_build_leaves_earlier_output_intact(small_build, tmp_path):

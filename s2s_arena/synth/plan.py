@@ -31,7 +31,7 @@ VOLUME_LUFS = {"quiet": -36.0, "normal": -24.0, "loud": -17.0}
 # an angry clip is louder and brighter than a sad one on its own, not only next to its neutral twin.
 EMOTION: dict[str, dict[str, float]] = {
     "neutral": {},
-    "happy": {"rate": 1.1, "pitch_st": 4.0, "range": 2.0, "volume_db": 1.0, "tilt_db": 2.0},
+    "happy": {"rate": 1.1, "pitch_st": 4.5, "range": 2.3, "volume_db": 3.0, "tilt_db": 3.0},
     "sad": {"rate": 0.74, "pitch_st": -2.5, "range": 0.45, "volume_db": -7.0, "tilt_db": -7.0},
     "angry": {"rate": 1.15, "pitch_st": 0.5, "range": 1.2, "volume_db": 7.0, "tilt_db": 10.0},
     "fearful": {"rate": 1.25, "pitch_st": 4.5, "range": 1.0, "volume_db": -3.0, "tilt_db": 0.0, "tremor": 0.06},

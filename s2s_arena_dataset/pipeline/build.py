@@ -31,7 +31,8 @@ from .augment import as_voices, plan_variants, seed_variant
 log = logging.getLogger(__name__)
 
 # Sizing of a full build: enough variants per seed that the dataset clears 1,243 samples and every
-# level clears 200 after QA drops some (planned with ~20% headroom).
+# level clears 200 after QA and the intelligibility gate drop some (planned with ~20% headroom); with
+# 744 seeds that is one variant per seed, which also keeps the gated build within its time budget.
 TARGET_TOTAL = 1500
 MIN_PLANNED_PER_LEVEL = 280
 MAX_VARIANTS_PER_SEED = 8
@@ -47,7 +48,7 @@ def variants_per_level(seeds_per_level: dict[str, int]) -> dict[str, int]:
     for lv, n in seeds_per_level.items():
         if n:
             target = max(MIN_PLANNED_PER_LEVEL, math.ceil(TARGET_TOTAL * n / total))
-            out[lv] = min(MAX_VARIANTS_PER_SEED, max(1, math.ceil(target / n) - 1))
+            out[lv] = min(MAX_VARIANTS_PER_SEED, max(1, round(target / n) - 1))
     return out
 
 

@@ -133,7 +133,7 @@ def make_noise(name: str, n: int, sr: int, rng: np.random.Generator, bank: Seque
     """``n`` samples of the named background (before SNR scaling)."""
     if name == "white":
         return _colored(rng, n, 0.0)
-    if name in ("pink", "reverb_small", "reverb_large"):  # rooms get a pink room tone
+    if name == "pink" or CONDITIONS[name].rt60_s is not None:  # rooms get a pink room tone
         return _colored(rng, n, 1.0)
     if name == "brown":
         return _colored(rng, n, 2.0)

@@ -159,7 +159,7 @@ def _check_pauses(value: Any, p: Prosody, neutral: Prosody | None, text: str) ->
 # benchmarks/bench_emotion_classifier.py); the others are recorded, not checked.
 EMOTION_ABSOLUTE: dict[str, dict[str, tuple[float, float]]] = {
     "neutral": {"loudness_lufs": (-25.5, -20.5)},
-    "happy": {"loudness_lufs": (-24.0, -18.5), "f0_range_st": (6.0, math.inf)},
+    "happy": {"loudness_lufs": (-22.5, -17.5), "f0_range_st": (6.0, math.inf)},
     "angry": {"loudness_lufs": (-20.0, math.inf)},
     "sad": {"loudness_lufs": (-math.inf, -27.0)},
     "fearful": {"loudness_lufs": (-30.0, -23.5)},
