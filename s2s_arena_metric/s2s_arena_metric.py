@@ -250,6 +250,12 @@ class S2sArenaMetric(evaluate.Metric):
             errors = list(row.pop(_ERRORS_KEY, []))
             instr = row.pop(_INSTRUCTION_KEY, None)
             sample = Sample.from_dict(row)
+            if sample.id in groups:
+                # Two rows for one sample would be silently merged into one outcome: refuse instead.
+                from s2s_arena.schema import SchemaError
+
+                raise SchemaError(f"samples[{i}]", "id", f"duplicate sample id {sample.id!r}: each sample may "
+                                  "appear once per compute (pair one candidate with one baseline response)")
             groups[sample.id] = {"level": sample.level, "task": sample.task}
             audio_a = audio_b = instruction = None
             if not errors:

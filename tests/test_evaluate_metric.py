@@ -139,6 +139,8 @@ def test_structural_errors_name_the_index_and_field(louder_metric):
         metric.compute(predictions=[x, x], references=[x, x], samples=[row(0), bad])
     with pytest.raises(SchemaError, match=r"samples\[0\].*speaking_rate"):
         metric.compute(predictions=[x], references=[x], samples=[row(0, requirements={"speaking_rate": "warp"})])
+    with pytest.raises(SchemaError, match=r"samples\[1\].*duplicate sample id 's0'"):
+        metric.compute(predictions=[x, x], references=[x, x], samples=[row(0), row(0)])
 
 
 def test_a_hub_style_copy_of_the_folder_loads(tmp_path):
