@@ -153,3 +153,19 @@ def test_simulated_crowd_recovers_the_injected_figures(tmp_path, materials):
     truth = sorted(systems, key=lambda s: -cfg.ratings[s])
     assert [r["system"] for r in board] == truth
     assert np.isfinite([r["rating"] for r in board]).all()
+
+
+def test_the_spaces_agreement_view_reports_without_naming_voters(tmp_path, materials):
+    from s2s_arena.arena.validity_tab import ValidityView
+
+    arena = make_arena(tmp_path, materials, gold_share=0.5, reserve_share=0.5)
+    view = ValidityView(arena, bootstrap=20)
+    assert "No votes yet" in view.markdown()
+    for i in range(30):
+        voter = f"private-voter-{i % 6}"
+        b = arena.new_battle(voter)
+        crowd.listen_fully(arena, b)
+        arena.vote(b.token, "a", session=voter)
+    md = view.markdown()
+    assert "# Validity report" in md and "gold answers" in md and "Agreement between voters" in md
+    assert "private-voter" not in md and view.report()["gold"]["voters"] == {}
