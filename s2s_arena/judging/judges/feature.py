@@ -301,7 +301,24 @@ class FeatureJudge(Judge):
         if self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
             m.asr = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
             m.transcript = m.asr.text
+            m.prosody = self._text_rate(m.prosody, m.asr, language)
         return m
+
+    def _text_rate(self, p: prosody.Prosody, t: Any, language: str) -> prosody.Prosody:
+        """The syllable count from a confident transcript instead of acoustic nuclei: a short answer
+        ("I don't know.") has too few nuclei for a stable count, and a fast one merges them."""
+        import dataclasses
+
+        conf = getattr(t, "avg_logprob", math.nan)
+        if not t.text or not math.isfinite(conf) or conf < self.rules["content"]["min_avg_logprob"] or p.speech_s <= 0:
+            return p
+        n = prosody.count_syllables(t.text, language)
+        if not n:
+            return p
+        span = p.speech_end_s - p.speech_start_s
+        return dataclasses.replace(p, syllables=float(n), syllable_source="text",
+                                   speaking_rate_sps=n / span if span > 0 else 0.0,
+                                   articulation_rate_sps=n / p.speech_s)
 
     def _key(self, x: np.ndarray, sr: int) -> tuple[str, int]:
         """The cache key of a clip; inside one ``judge`` call each array is hashed once, not once per
