@@ -39,7 +39,7 @@ class Voice:
 
     @property
     def neural(self) -> bool:
-        return self.name.startswith("piper:")
+        return self.name.startswith(("piper:", "kokoro:"))
 
 
 @dataclass(frozen=True)
@@ -124,26 +124,28 @@ def _cue(cues: Mapping[str, Any], attr: str) -> str | None:
     return None if isinstance(v, list) else v
 
 
-def _pick_voice(rng: np.random.Generator, candidates: Sequence[Voice], neural_ok: bool) -> str | None:
+def _pick_voice(rng: np.random.Generator, candidates: Sequence[Voice], neural_ok: bool,
+                language: str = "en") -> str | None:
     neural = [v for v in candidates if v.neural] if neural_ok else []
     other = [v for v in candidates if not v.neural]
-    pool = neural if neural and (not other or rng.random() < NEURAL_SHARE) else other
+    # outside English, eSpeak NG is the fallback only: Whisper does not understand its Japanese at all
+    share = NEURAL_SHARE if str(language).lower().startswith("en") else 1.0
+    pool = neural if neural and (not other or rng.random() < share) else other
     return pool[int(rng.integers(len(pool)))].name if pool else None
 
 
 def _neural_ok(cues: Mapping[str, Any], language: str) -> bool:
-    try:
-        from s2s_arena.synth.piper import supports
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return False
-    return supports(cues, language)
+    from s2s_arena.synth import kokoro_ja, piper
+
+    return piper.supports(cues, language) or kokoro_ja.supports(cues, language)
 
 
 def seed_variant(cues: Mapping[str, Any], voices: Sequence[Voice] = (), build_seed: int = 0, seed_id: str = "",
                  language: str = "en") -> Variant:
     """Stage 1: a voice that fits the cues (drawn per seed, so seeds spread over speakers and backends),
     at the cue's own rate and pitch, clean unless the cues name a noise."""
-    voice = _pick_voice(_rng(build_seed, seed_id, 10_000), compatible_voices(voices, cues), _neural_ok(cues, language))
+    voice = _pick_voice(_rng(build_seed, seed_id, 10_000), compatible_voices(voices, cues), _neural_ok(cues, language),
+                        language)
     noise = cues.get("noise")
     if noise is not None:
         cond = resolve(noise)
@@ -163,7 +165,7 @@ def plan_variants(
     out = []
     for k in range(1, n + 1):
         rng = _rng(build_seed, seed_id, k)
-        voice = _pick_voice(rng, candidates, neural_ok)
+        voice = _pick_voice(rng, candidates, neural_ok, language)
         lo, hi = RATE_RANGE[_cue(cues, "speaking_rate")]
         rate = round(float(rng.uniform(lo, hi)), 3)
         lo, hi = PITCH_RANGE_ST[_cue(cues, "pitch")]
