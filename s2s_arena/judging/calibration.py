@@ -142,6 +142,10 @@ def labelled_pairs(samples: Sequence[Sample], available: dict[str, set[str]],
 
     for s in samples:
         for cls in classes:
+            if cls == "wrong_facts" and _wrong_facts(s.reference_response, "") == s.reference_response:
+                missing.append({"sample_id": s.id, "kind": CONTENT_FAILURE, "pair": f"reference vs {cls}",
+                                "missing": "no number or content word in the reference answer to change"})
+                continue
             want(s, CLASSES[cls], "reference", cls, [cls])
         para = paralinguistic_attributes(s.requirements)
         if para:

@@ -111,14 +111,17 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     if not ws or (transcript.no_speech_prob > c["max_no_speech_prob"] and len(ws) <= 2):
         return ContentScore(0.0, "silent", nums)
     # A decoder looping on garbage repeats itself: gzip compresses its text unusually well.
-    if (math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < c["min_avg_logprob"]) or \
-            (math.isfinite(transcript.compression_ratio) and transcript.compression_ratio > c["max_compression_ratio"]):
+    if math.isfinite(transcript.compression_ratio) and transcript.compression_ratio > c["max_compression_ratio"]:
         return ContentScore(0.0, "unintelligible", nums)
+    unsure = math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < c["min_avg_logprob"]
     lang = required_language(sample)
     if transcript.language_probs:
         p_lang = transcript.language_prob(lang)
         nums["p_language"] = p_lang
-        if p_lang < c["min_language_prob"] and transcript.language != lang:
+        # Only a confident detection of another language: on audio the recogniser can hardly hear,
+        # language ID is a guess too.
+        if (p_lang < c["min_language_prob"] and transcript.language != lang and not unsure
+                and transcript.language_probability >= c["min_detected_prob"]):
             return ContentScore(0.0, "language", nums | {"detected": transcript.language_probability})
     # A multi-part reference ("fast | normal | slow") is one text to compare with.
     ref = " ".join((sample.reference_response or "").replace(PART_SEPARATOR, " ").split())
@@ -127,6 +130,11 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     rel_instr = embedder.relatedness(instr, text, "query", "passage") if instr else math.nan
     f1_instr, f1_ref = word_f1(text, instr), word_f1(text, ref) if ref else 0.0
     nums.update(rel_ref=rel_ref, rel_instr=rel_instr, f1_instr=f1_instr, f1_ref=f1_ref)
+    # Low confidence alone is not a failure (an accent, a language or letter sounds the recogniser
+    # handles badly); low confidence AND words unrelated to the answer and the question is: reversed
+    # or garbled speech.
+    if unsure and max(_finite(rel_ref), f1_ref, _finite(rel_instr)) < c["off_topic_below"]:
+        return ContentScore(0.0, "unintelligible", nums)
     # Echo: the words are the instruction's, more than the answer's.
     if instr and f1_instr >= c["echo_min_f1"] and f1_instr > f1_ref + c["echo_margin"]:
         return ContentScore(0.0, "echo", nums)
