@@ -373,7 +373,12 @@ def test_a_broken_response_is_skipped_and_logged_never_shown(tmp_path, mini_data
             answers = [client.post("/api/battle", json={}) for _ in range(30)]
         assert all(r.status_code == 200 for r in answers), [r.text for r in answers if r.status_code != 200]
         assert all(fifth_system not in r.text for r in answers)
-        assert fifth_system not in srv.ctx.arena.systems  # dropped once its clips failed to decode
+        arena = srv.ctx.arena
+        # Each broken response is dropped once its clip failed to decode; no battle shows it.
+        assert arena.broken and {system for system, _ in arena.broken} == {fifth_system}
+        shown = [arena.battles[r.json()["token"]] for r in answers]
+        assert all((b.pair.system_a, b.sample.id) not in arena.broken and (b.pair.system_b, b.sample.id)
+                   not in arena.broken for b in shown)
         assert any(fifth_system in rec.getMessage() for rec in caplog.records)  # the operator is told
     finally:
         srv.close()
