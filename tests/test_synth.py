@@ -302,7 +302,7 @@ def test_missing_binary_is_named(monkeypatch, tmp_path):
 
 
 def test_unknown_spec():
-    with pytest.raises(SynthError, match="expected 'espeak' or 'hf:"):
+    with pytest.raises(SynthError, match="expected 'espeak', 'piper', 'mix', 'auto' or 'hf:"):
         get_synthesizer("festival")
 
 

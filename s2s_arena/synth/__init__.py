@@ -65,6 +65,7 @@ def get_synthesizer(spec: str = "espeak", **kwargs: Any) -> Synthesizer:
             return mix.MixedSynthesizer(**kwargs)
         from s2s_arena.synth.espeak import EspeakSynthesizer
 
+        kwargs.pop("threads", None)
         return EspeakSynthesizer(**kwargs)
     if spec in ("piper", "piper-tts"):
         from s2s_arena.synth.piper import PiperSynthesizer

