@@ -134,7 +134,8 @@ A list value means a sequence, e.g. `speaking_rate: [fast, normal, slow]`.
 2. **Stage 1, seed**: every seed is rendered by one of two synthesisers, drawn per sample: the Piper
    neural voice (en_US-joe-medium, made into seven speakers by Praat formant and pitch changes: two
    men, two women, a child, an elderly man and woman) where it can render every cue, or eSpeak NG
-   (SSML prosody, breaks, emphasis, whisper, voice variants, accents, other languages). Emotion is
+   (SSML prosody, breaks, emphasis, whisper, voice variants, accents, other languages); Japanese is
+   spoken by Kokoro-82M's Japanese voices (`tts:kokoro-ja`) where installed. Emotion is
    rendered as rate, pitch, pitch range, loudness, vocal effort (spectral tilt) and, for fear,
    tremor. `source` and `augmentation.voice` say which voice spoke. Human recordings can replace or
    extend seeds (`source: human`).
