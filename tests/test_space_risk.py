@@ -143,3 +143,35 @@ def test_audit_needs_a_store(tmp_path, capsys, monkeypatch):
     assert "no vote store" in capsys.readouterr().err
     assert main(["votes", "audit", str(tmp_path / "missing.db")]) == 2
     assert "missing.db: no such vote store" in capsys.readouterr().err
+
+
+def test_leaderboard_on_a_store_ranks_the_same_clean_votes_as_the_space(tmp_path, capsys):
+    """One meaning for the votes: `s2s-arena leaderboard votes.db` sweeps like the Space's board does."""
+    from s2s_arena.arena.views import Views
+    from s2s_arena.cli import main
+
+    rng = np.random.default_rng(3)
+    base = honest(rng, n_voters=10, per_voter=12)
+    t = 4e6
+    fan = []
+    for i in range(40):
+        other = SYSTEMS[i % 3]
+        a, b = ("sys-d", other) if i % 2 else (other, "sys-d")
+        fan.append(row("s:fan", t + 0.05 * i, a, b, "a" if a == "sys-d" else "b", shown=t - 10, client="ip:fan"))
+    store = _store_with(tmp_path, base + fan)
+    space_board = {r["system"]: r for r in Views(store, bootstrap=0).snapshot()["human_board"]}
+    store.close()
+    db = str(tmp_path / "votes.db")
+
+    assert main(["leaderboard", "--votes", db, "--bootstrap", "0", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    cli_board = {r["system"]: r for r in json.loads(captured.out)}
+    assert f"kept {len(base)} of {len(base) + len(fan)} counted votes" in captured.err
+    assert {s: r["n"] for s, r in cli_board.items()} == {s: r["n"] for s, r in space_board.items()}
+    assert {s: r["rank"] for s, r in cli_board.items()} == {s: r["rank"] for s, r in space_board.items()}
+    assert cli_board["sys-d"]["rank"] == 4
+
+    assert main(["leaderboard", "--votes", db, "--bootstrap", "0", "--format", "json", "--no-sweep"]) == 0
+    unswept = {r["system"]: r for r in json.loads(capsys.readouterr().out)}
+    assert sum(r["n"] for r in unswept.values()) == 2 * (len(base) + len(fan))
+    assert unswept["sys-d"]["rating"] > cli_board["sys-d"]["rating"]

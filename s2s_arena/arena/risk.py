@@ -218,3 +218,36 @@ def _clusters(rows: list[dict]) -> list[set[str]]:
         if not node.startswith("@"):
             groups[find(node)].add(node)
     return [g for g in groups.values() if len(g) > 1]
+
+
+def is_vote_store(source: str) -> bool:
+    """A database URL or a SQLite file written by the arena's vote store (it has votes and battles)."""
+    if "://" in str(source):
+        return True
+    import sqlite3
+    from pathlib import Path
+
+    path = Path(source)
+    try:
+        with open(path, "rb") as f:
+            if not f.read(16).startswith(b"SQLite format 3"):
+                return False
+    except OSError:
+        return False
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        con.close()
+    return {"votes", "battles"} <= tables
+
+
+def sweep_store(source: str, config: RiskConfig | None = None) -> Assessment:
+    """The same sweep the Space's board runs, over a stored arena (URL or SQLite file): gold-failed voters
+    and every risk rule, so `s2s-arena leaderboard STORE` and the Space rank the same clean votes."""
+    from s2s_arena.validity import flagged_sessions
+
+    from .roles import load_vote_rows
+
+    rows = load_vote_rows(str(source))
+    return assess(rows, config, gold_failed=flagged_sessions(rows))

@@ -38,6 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--style", action="store_true",
                    help="also fit style control (duration, loudness, speaking-rate differences as covariates); "
                         "features come from the records (<feature>_a/_b) or are measured from --responses RESP_DIR audio")
+    p.add_argument("--no-sweep", action="store_true",
+                   help="on a vote store: rate every counted vote, skipping the risk sweep the Space applies")
     p.add_argument("--elo", action="store_true", help="also print online Elo (the paper's K=32 update) per system")
 
 
@@ -67,13 +69,35 @@ def _write_csv(rows, columns, out) -> None:
         w.writerow({c: (";".join(map(str, r[c])) if isinstance(r.get(c), list) else r.get(c, "")) for c in columns})
 
 
+def _load_inputs(args: argparse.Namespace):
+    """Every input as outcomes; a stored arena goes through the Space's own risk sweep first, so the same
+    votes give the same board here and in the Space (``--no-sweep`` rates every counted vote)."""
+    from ..outcomes import Outcomes, load_outcomes
+
+    parts = []
+    for source in args.votes:
+        if args.votes_format in ("auto", "votes") and not args.no_sweep:
+            from ..arena.risk import is_vote_store, sweep_store
+
+            if is_vote_store(source):
+                swept = sweep_store(source)
+                reasons = ", ".join(f"{k} {v}" for k, v in swept.reason_counts().items()) or "none"
+                print(f"{source}: risk sweep kept {len(swept.clean)} of {len(swept.clean) + len(swept.flagged)} "
+                      f"counted votes (flagged: {reasons}; `s2s-arena votes audit` says why)", file=sys.stderr)
+                parts.append(Outcomes.from_records(swept.clean, str(source), dimension=args.dimension,
+                                                   weights=not args.no_weights))
+                continue
+        parts.append(load_outcomes(source, args.votes_format, args.dimension, weights=not args.no_weights))
+    return Outcomes.concat(parts)
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
     from .. import __version__, plots, ratings
     from ..cli import CommandError
-    from ..outcomes import STYLE_FEATURES, attach_style, load_many, load_system_metadata
+    from ..outcomes import STYLE_FEATURES, attach_style, load_system_metadata
 
     if args.bootstrap < 0:
         raise CommandError("--bootstrap must be >= 0")
@@ -84,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: --systems {args.systems[0]} is a folder: read as --responses {args.systems[0]} "
               "(--systems lists system names)", file=sys.stderr)
         args.responses, args.systems = args.systems[0], None
-    outcomes = load_many(args.votes, args.votes_format, args.dimension, weights=not args.no_weights)
+    outcomes = _load_inputs(args)
     if args.systems:
         import numpy as np
 
