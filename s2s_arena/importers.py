@@ -17,7 +17,6 @@ Chatbot Arena leaderboard counts only anonymous battles; the reason is recorded.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,28 +30,10 @@ _VOTE_FIELDS = set(Vote.field_names())
 
 
 def _records(path: Path) -> list[Any]:
-    if not path.is_file():
-        from .errors import MissingError
+    # One reader of JSON / JSONL record files for every command (outcomes.read_rows).
+    from .outcomes import read_rows
 
-        raise MissingError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        raise SchemaError(str(path), None, "empty file (no battles)")
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SchemaError(str(path), None, f"not valid JSON ({e.msg})") from None
-        return list(data)
-    rows = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise SchemaError(f"{path}:{n}", None, f"not valid JSON ({e.msg})") from None
-    return rows
+    return list(read_rows(path))
 
 
 def _hash(*parts: Any, n: int = 16) -> str:
