@@ -34,6 +34,16 @@ from s2s_arena.errors import DependencyError
 
 ASR_SR = 16_000
 _MIN_ENCODER_FRAMES = 1000  # 10 s of Whisper's 100 frames/s: shorter windows lose accuracy
+_WINDOW_BUCKETS = (1000, 2000, 3000)
+_RECIPE = 2  # bump when decoding changes (window sizes, prompts, options): names the transcript cache files
+_BATCH = 8  # clips decoded together: greedy decoding of a few sequences costs about what one does
+
+
+def encoder_frames(n: int) -> int:
+    """The encoder window for ``n`` content frames: the clip plus a second of context, rounded up to
+    10, 20 or 30 s. A fixed set of sizes makes a clip's transcript the same alone or in any batch."""
+    need = n + 100
+    return next((b for b in _WINDOW_BUCKETS if need <= b), _WINDOW_BUCKETS[-1])
 
 
 class ASRError(DependencyError):
@@ -149,7 +159,7 @@ def _whisper_model_class() -> Any:
                 # ``pad_or_trim`` pads the log-mel features with exact zeros, which speech never is.
                 cols = np.flatnonzero(np.any(f.reshape(-1, f.shape[-1]) != 0, axis=0))
                 n = int(cols[-1]) + 1 if cols.size else 1
-                keep = min(f.shape[-1], max(_MIN_ENCODER_FRAMES, -(-(n + 100) // 100) * 100))
+                keep = min(f.shape[-1], encoder_frames(n))
                 self._enc_out, self._enc_key = super().encode(np.ascontiguousarray(f[..., :keep])), key
             return self._enc_out
 
@@ -202,23 +212,122 @@ class FasterWhisperASR:
         lang = language.split("-")[0].lower() if language else None
         if lang and not self.multilingual:
             lang = "en" if lang == "en" else None  # an English-only model cannot be told another language
-        key = (audio.audio_hash(arr), lang, bool(words))
-        hit = self._memo.get(key)
-        if hit is None and words is False:
-            hit = self._memo.get(key[:2] + (True,))
-        if hit is not None:
-            self._memo.move_to_end(key if key in self._memo else key[:2] + (True,))
-            return hit
-        path = self._cache_dir / f"{key[0]}-{lang or 'auto'}-{'w' if words else 't'}.json" if self._cache_dir else None
-        t = _read_cached(path) if path else None
+        if not words:
+            return self.transcribe_many([(arr, ASR_SR)], language=lang)[0]
+        key = (audio.audio_hash(arr), lang, True)
+        t = self._cached(key)
         if t is None:
             t = self._run(arr, lang, words)
-            if path:
-                _write_cached(path, t)
+            self._store(key, t)
+        return t
+
+    def _path(self, key: tuple) -> Path | None:
+        # The decoding recipe is part of the name: a changed recipe never reads an older transcript.
+        return (self._cache_dir / f"{key[0]}-{key[1] or 'auto'}-{'w' if key[2] else 't'}-v{_RECIPE}.json"
+                if self._cache_dir else None)
+
+    def _cached(self, key: tuple) -> Transcript | None:
+        hit = self._memo.get(key)
+        if hit is not None:
+            self._memo.move_to_end(key)
+            return hit
+        path = self._path(key)
+        t = _read_cached(path) if path else None
+        if t is not None:
+            self._memo[key] = t
+        return t
+
+    def _store(self, key: tuple, t: Transcript) -> None:
+        path = self._path(key)
+        if path:
+            _write_cached(path, t)
         self._memo[key] = t
         if len(self._memo) > self._memo_size:
             self._memo.popitem(last=False)
-        return t
+
+    def transcribe_many(self, items: list[tuple[Any, int]], language: str | None = None) -> list[Transcript]:
+        """Transcribe several clips (text, language, confidences; no word timings), decoding up to 8
+        short clips together: on a CPU, greedy decoding of 8 sequences costs little more than one, so a
+        judge's batch of responses is recognised several times faster than clip by clip. Each clip's
+        transcript is the same alone or in any batch, and cached by audio hash like ``transcribe_full``."""
+        lang = language.split("-")[0].lower() if language else None
+        if lang and not self.multilingual:
+            lang = "en" if lang == "en" else None
+        out: list[Transcript | None] = [None] * len(items)
+        todo: dict[tuple, list[int]] = {}
+        arrays: dict[tuple, np.ndarray] = {}
+        for i, (x, sr) in enumerate(items):
+            arr = x if int(sr) == ASR_SR and isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim == 1 \
+                else _prepare(x, sr)
+            if arr is x:
+                audio.check_audio(arr, ASR_SR, where="asr input")
+            key = (audio.audio_hash(arr), lang, False)
+            hit = self._cached(key)
+            if hit is not None:
+                out[i] = hit
+                continue
+            todo.setdefault(key, []).append(i)
+            arrays[key] = arr
+        short = [k for k in todo if arrays[k].shape[0] <= 29 * ASR_SR]
+        for k in todo:
+            if k not in short:  # longer than one window: the stock long-form path, segment by segment
+                t = self._run(arrays[k], lang, False)
+                self._store(k, t)
+                for i in todo[k]:
+                    out[i] = t
+        # Same-size windows together (the sizes are fixed, so batching never changes a transcript).
+        feats = {k: self._model.feature_extractor(arrays[k])[:, :-1] for k in short}
+        by_size: dict[int, list[tuple]] = {}
+        for k in short:
+            by_size.setdefault(encoder_frames(feats[k].shape[-1]), []).append(k)
+        for size, keys in by_size.items():
+            for b0 in range(0, len(keys), _BATCH):
+                chunk = keys[b0:b0 + _BATCH]
+                ts = self._run_batch([feats[k] for k in chunk], [arrays[k].shape[0] for k in chunk], size, lang)
+                for k, t in zip(chunk, ts):
+                    self._store(k, t)
+                    for i in todo[k]:
+                        out[i] = t
+        return out  # type: ignore[return-value]
+
+    def _run_batch(self, feats: list[np.ndarray], n_samples: list[int], size: int, lang: str | None) -> list[Transcript]:
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+        m = self._model
+        batch = np.zeros((len(feats), feats[0].shape[0], size), np.float32)
+        for j, f in enumerate(feats):
+            batch[j, :, : min(size, f.shape[-1])] = f[:, :size]
+        with self._lock:
+            enc = m.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+            if lang is None and m.model.is_multilingual:
+                detected = m.model.detect_language(enc)
+                probs = [[(tok[2:-2], float(p)) for tok, p in d] for d in detected]
+            else:
+                probs = [[(lang or "en", 1.0)] for _ in feats]
+            langs = [lang or p[0][0] for p in probs]
+            toks = {code: Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=code)
+                    for code in set(langs)}
+            prompts = [list(toks[code].sot_sequence) + [toks[code].no_timestamps] for code in langs]
+            max_new = max(int(min(440, 24 + 12 * n / ASR_SR)) for n in n_samples)
+            any_tok = next(iter(toks.values()))
+            results = m.model.generate(
+                enc, prompts, beam_size=1, max_length=len(prompts[0]) + max_new, return_scores=True,
+                return_no_speech_prob=True, suppress_blank=True, suppress_tokens=get_suppressed_tokens(any_tok, [-1]))
+        out = []
+        for j, r in enumerate(results):
+            tokens = [t for t in r.sequences_ids[0] if t < any_tok.eot]
+            text = toks[langs[j]].decode(tokens).strip()
+            seq_len = len(r.sequences_ids[0])
+            avg = float(r.scores[0]) * seq_len / (seq_len + 1) if r.scores else math.nan
+            top = probs[j][0]
+            out.append(Transcript(
+                text=text, language=top[0], language_probability=float(top[1]), avg_logprob=avg,
+                no_speech_prob=float(r.no_speech_prob),
+                language_probs=tuple((c, round(p, 6)) for c, p in probs[j][:8]) if lang is None else (),
+                compression_ratio=float(get_compression_ratio(text)) if text else math.nan, model=self.name))
+        return out
 
     def _run(self, arr: np.ndarray, lang: str | None, words: bool) -> Transcript:
         # A decoder stuck repeating itself on garbled audio would otherwise run to 448 tokens: cap the

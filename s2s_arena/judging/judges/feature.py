@@ -277,18 +277,44 @@ class FeatureJudge(Judge):
             self._asr = get_asr(self._asr_spec)
         return self._asr
 
+    def _transcribe_batch(self, items: list[PairInput]) -> None:
+        """Recognise a batch's new, unbroken clips together (``transcribe_many`` decodes several clips
+        for about the price of one); ``measure`` then finds their transcripts in place."""
+        asr = self._asr_backend() if self._asr_spec else None
+        if asr is None or not hasattr(asr, "transcribe_many"):
+            return
+        todo: dict[tuple[str, int], tuple[Measured, np.ndarray, int, str]] = {}
+        for it in items:
+            lang = it.sample.language or "en"
+            seq = _sequence_needs(it.sample)
+            for x in (it.audio_a, it.audio_b):
+                key = self._key(x, it.sr)
+                if key in todo:
+                    continue
+                m = self.measure(x, it.sr, language=lang, sequence_needs=seq, transcribe=False)
+                if m.transcript is None and m.prosody is not None and not m.broken:
+                    todo[key] = (m, x, int(it.sr), lang)
+        if not todo:
+            return
+        ts = asr.transcribe_many([(np.asarray(x, dtype=np.float32), sr) for _m, x, sr, _l in todo.values()])
+        for (m, _x, _sr, lang), t in zip(todo.values(), ts):
+            m.asr, m.transcript = t, t.text
+            m.prosody = self._text_rate(m.prosody, t, lang)
+
     def _transcribe(self, x: np.ndarray, sr: int, language: str) -> Any:
         """The full transcript; the language is detected (a multilingual model hears which language is
         spoken, which the content check compares with the one required)."""
         from s2s_arena.asr import Transcript
 
         asr = self._asr_backend()
+        if hasattr(asr, "transcribe_many"):
+            return asr.transcribe_many([(x, sr)])[0]
         if hasattr(asr, "transcribe_full"):
             return asr.transcribe_full(x, sr, language=None, words=False)
         return Transcript(str(asr.transcribe(x, sr, language=language)), language=language)
 
     def measure(self, x: np.ndarray, sr: int, *, language: str = "en",
-                sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = ()) -> Measured:
+                sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = (), transcribe: bool = True) -> Measured:
         """Measure one clip (cached by content hash and rate), with the parts ``sequence_needs``
         ask for measured from the same analysis."""
         key = self._key(x, sr)
@@ -298,7 +324,7 @@ class FeatureJudge(Judge):
         else:
             m = measure_clip(x, sr, self.rules["veto"], sequence_needs)
             self._remember(key, m)
-        if self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
+        if transcribe and self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
             m.asr = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
             m.transcript = m.asr.text
             m.prosody = self._text_rate(m.prosody, m.asr, language)
@@ -564,10 +590,15 @@ class FeatureJudge(Judge):
             return "A>>B" if strong else "A>B"
         return "B>>A" if strong else "B>A"
 
-    def judge_one(self, item: PairInput) -> Judgement:
+    @staticmethod
+    def _as_float(item: PairInput) -> PairInput:
         if np.asarray(item.audio_a).dtype.kind != "f" or np.asarray(item.audio_b).dtype.kind != "f":
-            item = PairInput(item.sample, as_float_audio(item.audio_a, "response A"),
+            return PairInput(item.sample, as_float_audio(item.audio_a, "response A"),
                              as_float_audio(item.audio_b, "response B"), item.instruction_audio, item.sr)
+        return item
+
+    def judge_one(self, item: PairInput) -> Judgement:
+        item = self._as_float(item)
         lang = item.sample.language or "en"
         seq = _sequence_needs(item.sample)
         ma = self.measure(item.audio_a, item.sr, language=lang, sequence_needs=seq)
@@ -650,7 +681,10 @@ class FeatureJudge(Judge):
         # -0.6 it misses about one content word in five, which moves the score by ~0.2 on its own.
         conf = min(sa.numbers.get("avg_logprob", 0.0), sb.numbers.get("avg_logprob", 0.0))
         jnd = c["jnd"] + c["asr_noise"] * max(0.0, -conf - c["asr_noise_from"]) if math.isfinite(conf) else c["jnd"]
-        cd = self._clip((sa.score - sb.score) / jnd)
+        # The reference is one good answer among many: at `score_full_at` an answer counts as fully
+        # relevant, so a paraphrase ties with the reference's own words instead of losing to them.
+        full = c["score_full_at"]
+        cd = self._clip((min(1.0, sa.score / full) - min(1.0, sb.score / full)) / jnd)
         content = self._verdict(cd)
         if content == "A=B" or abs(para_d) >= dec["strong_at"]:
             why = "within the noise floor" if content == "A=B" else "delivery evidence is strong"
@@ -671,11 +705,20 @@ class FeatureJudge(Judge):
     def judge(self, items: list[PairInput]) -> list[Judgement]:
         self._batch_keys = {}
         try:
+            try:
+                items = [self._as_float(it) for it in items]
+            except audio_mod.AudioError:
+                pass  # judge_one reports the pair with the bad input as invalid
             if self.workers > 1:
                 try:
                     self._prefetch(items)
                 except Exception:  # noqa: BLE001 - a broken pool only costs speed: judge_one measures in-process
                     self.close()
+            if self._asr_spec:
+                try:
+                    self._transcribe_batch(items)
+                except Exception:  # noqa: BLE001 - judge_one recognises clip by clip and reports the pair
+                    pass
             out = []
             for item in items:
                 try:
