@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -140,11 +141,17 @@ def test_human_recordings_replace_and_extend_seeds(tmp_path):
         "file,seed_id,mode,id,level,task,language,instruction_text\n"
         f"take1.flac,{seed.id},replace,,,,,\n"
         f"take2.wav,,,my-own-01,L0,{seed.task},en,Read this backwards please.\n")
-    out = build_dataset(tmp_path / "out", limit=2, tasks=[seed.task], levels=["L0"], human=human, workers=1,
+    # a unique folder name: datasets caches a local folder by its name and data file patterns, and an
+    # earlier run with other rows under the same name would be read back from that cache
+    out = build_dataset(tmp_path / f"human-{time.time_ns()}", limit=2, tasks=[seed.task], levels=["L0"], human=human,
+                        workers=1,
                         progress=False)
     rows = {r["id"]: r for r in _load(out, seed.task, "L0")}
     assert rows[f"{seed.id}-s"]["source"] == "human" and rows["my-own-01"]["source"] == "human"
     assert json.loads(rows[f"{seed.id}-s"]["augmentation"])["recording"] == "take1.flac"
+    qa_rev = json.loads(rows["my-own-01"]["qa"])
+    if "wer" in qa_rev:  # the gate's ASR transcribes recordings too, and records (never drops) them
+        assert qa_rev["wer"] > 0.5 and next(c for c in qa_rev["checks"] if c["name"] == "asr_wer")["pass"] is None
 
     (human / "manifest.csv").write_text(f"file,seed_id\ntake1.flac,{seed.task}-L0-99\n")
     with pytest.raises(SchemaError, match=r"line 2: field 'seed_id': unknown seed"):

@@ -258,7 +258,10 @@ class Renderer:
             hyp = self._transcribe(stored, asr_lang)
             w = qa.intelligibility_wer(spoken, hyp, language)
             bar = self.max_wer if subset == "main" else self.max_wer_robust
-            checks.append(qa.check_asr(spoken, hyp, w, bar))
+            check = qa.check_asr(spoken, hyp, w, bar)
+            if source == "human":
+                check["pass"] = None  # recorded: a person's recording is the user's to judge, never silently dropped
+            checks.append(check)
             record.update(asr_text=hyp, wer=round(w, 4), max_wer=bar, asr=getattr(self.asr, "name", "asr"))
         augmentation.pop("spoken_text", None)
         ok, reasons = qa.verdict(checks)
