@@ -40,7 +40,7 @@ def test_paralinguistic_and_measurable_attributes():
     assert paralinguistic_attributes({"speaking_rate": ["slow", "normal"], "emotion": "neutral"}) == ["speaking_rate"]
     assert measurable_attributes({"speaking_rate": "slow", "emotion": "happy", "emphasis": "red",
                                   "voice_quality": "whisper", "pitch": ["low", "high"]}) == \
-        ["speaking_rate", "emphasis", "voice_quality", "pitch"]
+        ["speaking_rate", "emotion", "emphasis", "voice_quality", "pitch"]
     assert measurable_attributes({"voice_quality": "creaky", "style": "singing"}) == []
 
 
@@ -50,8 +50,8 @@ def test_labelled_pairs_kinds_and_missing():
     pairs, missing = labelled_pairs(SAMPLES, available)
     para = [p for p in pairs if p.kind == PARALINGUISTIC]
     # c-1 requires nothing; d-1 requires a neutral rate (a flat delivery meets it) plus emotion.
-    assert [(p.sample.id, p.measured) for p in para] == [("a-1", ["speaking_rate", "pauses"]), ("b-1", ["pitch"]),
-                                                         ("d-1", [])]
+    assert [(p.sample.id, p.measured) for p in para] == [("a-1", ["speaking_rate", "pauses"]),
+                                                         ("b-1", ["pitch", "emotion"]), ("d-1", ["emotion"])]
     assert all(p.system_a == "reference" and p.system_b == "flat" for p in para)
     assert sum(p.kind == IDENTICAL for p in pairs) == 4
     assert sorted(m["sample_id"] for m in missing) == ["b-1", "c-1", "d-1"]  # echo missing, counted
@@ -140,7 +140,8 @@ def small_build(tmp_path_factory):
 @pytest.mark.slow
 def test_calibrate_command_meets_targets_on_a_small_build(small_build, tmp_path, capsys):
     out = tmp_path / "cal"
-    rc = cli_main(["calibrate", "--judge", "feature", "--data", str(small_build), "--out", str(out)])
+    classes = ["--classes", "silence", "mp3", "louder", "non_answer"]
+    rc = cli_main(["calibrate", "--judge", "feature", "--data", str(small_build), "--out", str(out), *classes])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "paralinguistic-only (measurable)" in printed and str(out / "calibration.json") in printed
@@ -150,11 +151,15 @@ def test_calibrate_command_meets_targets_on_a_small_build(small_build, tmp_path,
         t = report["targets"][name]
         assert t["target"] == target
         assert t["met"] and t["value"] >= target, (name, t, (out / "calibration.md").read_text())
-    assert report["content"]["abstained"] == report["content"]["n"] > 0  # no ASR: abstained, not guessed
+    # Content is heard (the bundled recogniser): off-topic and echo answers lose to the reference.
+    assert report["content"]["abstained"] == 0 and report["content"]["accuracy"] >= 0.9, report["content"]
+    assert set(report["classes"]) == {"silence", "mp3", "louder", "non_answer"}
+    assert report["classes"]["silence"]["pass_rate"] == 1.0 and report["classes"]["mp3"]["group"] == "invariance"
+    assert "| silence | content_failure |" in printed
     assert (out / "manifest.json").is_file() and (out / "responses" / "flat" / "manifest.jsonl").is_file()
     # A second run resumes: nothing is re-rendered or re-judged, the figures are the same.
     rows_before = (out / "verdicts.jsonl").read_text().count("\n")
-    assert cli_main(["calibrate", "--judge", "feature", "--data", str(small_build), "--out", str(out)]) == 0
+    assert cli_main(["calibrate", "--judge", "feature", "--data", str(small_build), "--out", str(out), *classes]) == 0
     assert (out / "verdicts.jsonl").read_text().count("\n") == rows_before
     assert json.loads((out / "calibration.json").read_text())["targets"] == report["targets"]
     # Told not to render into a folder without the reference systems: a clear error naming them.
@@ -179,3 +184,29 @@ def test_variants_with_the_same_audio_count_once_as_distinct():
     acc = score(same)["paralinguistic_measurable"]
     assert (acc["n"], acc["correct"], acc["n_distinct"]) == (3, 2, 2)
     assert acc["accuracy"] == pytest.approx(2 / 3) and acc["accuracy_distinct"] == pytest.approx(1 / 2)
+
+
+def test_derived_responses_are_what_their_class_says():
+    import numpy as np
+
+    from s2s_arena.judging.calibration import CLASSES, _wrong_facts, derive_response
+    from s2s_arena.judging.judges.feature import flat_top_fraction
+    from s2s_arena.synth import get_synthesizer
+
+    sr = 24000
+    smp = SAMPLES[2]
+    synth = get_synthesizer("espeak")
+    x = synth.synthesize(smp.reference_response, seed=1).audio
+    got = {c: derive_response(c, smp, x, sr, synth=synth, voice_seed=1) for c in CLASSES if c != "wrong_facts"}
+    assert not got["silence"].any() and np.array_equal(got["reversed"], x[::-1])
+    assert 0.3 * len(x) < len(got["truncation"]) < 0.8 * len(x)
+    peak = np.abs(x).max()
+    assert np.abs(got["louder"]).max() <= 0.98 + 1e-6 and np.abs(got["louder"]).max() > 1.5 * peak
+    assert np.allclose(got["plus_1db"], x * 10 ** (1 / 20), atol=1e-6) or np.abs(got["plus_1db"]).max() <= 0.99
+    assert np.abs(got["clipped"]).max() < peak and flat_top_fraction(got["clipped"]) > 1e-3
+    assert len(got["repeated"]) > 2 * len(x) and len(got["leading_silence"]) == len(x) + int(0.04 * sr)
+    assert len(got["mp3"]) == len(x) and 0.8 < np.std(got["mp3"]) / np.std(x) < 1.2  # mp3 also delays it a little
+    assert len(got["judge_note"]) > len(x) and got["non_answer"].shape[0] < x.shape[0]
+    assert _wrong_facts("Boil it for 8 minutes at 100 degrees.", "") == "Boil it for 31 minutes at 307 degrees."
+    assert _wrong_facts("Bake it for three hours.", "") == "Bake it for eleven hours."
+    assert _wrong_facts("Paris is lovely.", "Octopuses have hearts.") != "Paris is lovely."

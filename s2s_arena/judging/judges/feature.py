@@ -284,8 +284,10 @@ class FeatureJudge(Judge):
         if asr is None or not hasattr(asr, "transcribe_many"):
             return
         todo: dict[tuple[str, int], tuple[Measured, np.ndarray, int, str]] = {}
+        from ..content import required_language
+
         for it in items:
-            lang = it.sample.language or "en"
+            lang = required_language(it.sample)
             seq = _sequence_needs(it.sample)
             for x in (it.audio_a, it.audio_b):
                 key = self._key(x, it.sr)
@@ -340,6 +342,12 @@ class FeatureJudge(Judge):
             return p
         n = prosody.count_syllables(t.text, language)
         if not n:
+            return p
+        # Only a credible transcript: in the expected language, and not wildly off the acoustic count
+        # (a recogniser that mishears a language it handles badly can be confident and still invent
+        # three times the syllables).
+        base = (language or "en").split("-")[0].lower()
+        if (t.language or base) != base or not (0.5 <= n / max(1, p.syllables_acoustic) <= 2.0):
             return p
         span = p.speech_end_s - p.speech_start_s
         return dataclasses.replace(p, syllables=float(n), syllable_source="text",
@@ -598,8 +606,10 @@ class FeatureJudge(Judge):
         return item
 
     def judge_one(self, item: PairInput) -> Judgement:
+        from ..content import required_language
+
         item = self._as_float(item)
-        lang = item.sample.language or "en"
+        lang = required_language(item.sample)
         seq = _sequence_needs(item.sample)
         ma = self.measure(item.audio_a, item.sr, language=lang, sequence_needs=seq)
         mb = self.measure(item.audio_b, item.sr, language=lang, sequence_needs=seq)
