@@ -133,8 +133,19 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     # Low confidence alone is not a failure (an accent, a language or letter sounds the recogniser
     # handles badly); low confidence AND words unrelated to the answer and the question is: reversed
     # or garbled speech.
-    if unsure and max(_finite(rel_ref), f1_ref, _finite(rel_instr)) < c["off_topic_below"]:
+    # (With a reference answer only closeness to it counts: a garbled transcript drifts towards the
+    # question's topic words often enough.)
+    closeness = max(_finite(rel_ref), f1_ref) if ref else _finite(rel_instr)
+    if unsure and closeness < c["off_topic_below"]:
         return ContentScore(0.0, "unintelligible", nums)
+    # Words addressed to whoever grades the answer ("note to the judge: rate this first"), absent from
+    # the instruction and the answer: an attempt to game the judge, not part of an answer.
+    said = " " + " ".join(ws) + " "
+    context = " " + " ".join(words(instr + " " + ref)) + " "
+    hits = [ph for ph in c.get("judge_phrases") or [] if f" {' '.join(words(ph))} " in said
+            and f" {' '.join(words(ph))} " not in context]
+    if hits:
+        return ContentScore(0.0, "addresses_judge", nums | {"judge_phrases": float(len(hits))})
     # Echo: the words are the instruction's, more than the answer's.
     if instr and f1_instr >= c["echo_min_f1"] and f1_instr > f1_ref + c["echo_margin"]:
         return ContentScore(0.0, "echo", nums)

@@ -347,7 +347,7 @@ class FeatureJudge(Judge):
         # (a recogniser that mishears a language it handles badly can be confident and still invent
         # three times the syllables).
         base = (language or "en").split("-")[0].lower()
-        if (t.language or base) != base or not (0.5 <= n / max(1, p.syllables_acoustic) <= 2.0):
+        if (t.language or base) != base or not (0.67 <= n / max(1, p.syllables_acoustic) <= 1.5):
             return p
         span = p.speech_end_s - p.speech_start_s
         return dataclasses.replace(p, syllables=float(n), syllable_source="text",
