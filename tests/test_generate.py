@@ -151,7 +151,7 @@ def test_cli_errors_name_the_input(built_dataset, tmp_path, capsys):
     assert main(["generate", "--system", "gpt-4o", "--data", str(built_dataset), "--out", str(tmp_path)]) == 2
     assert "--system: field 'spec': 'gpt-4o' is not a system spec" in capsys.readouterr().err
     assert main(["generate", "--system", "openai:m", "--data", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
-    assert f"{tmp_path / 'nope'}: field 'config'" in capsys.readouterr().err
+    assert f"{tmp_path / 'nope'}: no such dataset folder" in capsys.readouterr().err
     assert main(["generate", "--system", "openai:m", "--data", str(built_dataset), "--out", str(tmp_path),
                  "-o", "novalue"]) == 2
     assert "--option 'novalue': expected KEY=VALUE" in capsys.readouterr().err
