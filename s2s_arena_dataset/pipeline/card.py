@@ -232,8 +232,8 @@ def limitations_md(report: dict[str, Any]) -> str:
     if voices:
         total = sum(voices.values())
         top = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in list(voices.items())[:6])
-        parts.append(f"Voices (share of samples, top 6): {top}. The Piper speakers are one recorded voice changed by Praat, the rest eSpeak NG (and Kokoro for Japanese); "
-                     "a model may still learn their sound.")
+        parts.append(f"Voices (share of samples, top 6): {top}. The Piper speakers are one recorded voice changed "
+                     "by Praat, the rest eSpeak NG (and Kokoro for Japanese); a model may still learn their sound.")
     unmeasured = {k: c.get("recorded", 0) for k, c in report.get("checks", {}).items() if c.get("recorded")}
     if unmeasured:
         parts.append("Cues recorded but not measured by QA (checks left to listeners and judges): "
