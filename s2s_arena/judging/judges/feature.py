@@ -349,6 +349,10 @@ class FeatureJudge(Judge):
         base = (language or "en").split("-")[0].lower()
         if (t.language or base) != base or not (0.67 <= n / max(1, p.syllables_acoustic) <= 1.5):
             return p
+        # Long enough for the acoustic count to be stable: keep it, since a transcript changes with
+        # every re-recognition (an mp3 round trip) and the acoustic count does not.
+        if p.syllables_acoustic >= self.rules["norms"]["text_rate_below_nuclei"]:
+            return p
         span = p.speech_end_s - p.speech_start_s
         return dataclasses.replace(p, syllables=float(n), syllable_source="text",
                                    speaking_rate_sps=n / span if span > 0 else 0.0,
