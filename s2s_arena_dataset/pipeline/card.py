@@ -185,8 +185,9 @@ this project:
 EMOTION_SEPARABILITY = (
     "Emotion input cues are limited to the five labels an independent single-clip classifier separates "
     "(`benchmarks/bench_emotion_classifier.py`: eGeMAPS functionals and logistic regression, folds disjoint "
-    "in text, no neutral twin): neutral, happy, sad, angry, fearful reach 0.94 balanced accuracy over 153 "
-    "clips from 32 texts (Piper voices 0.94, eSpeak NG 0.76 on only 29 clips). With surprised and "
+    "in text, no neutral twin): neutral, happy, sad, angry, fearful reach 0.90 balanced accuracy over 156 "
+    "clips from 32 texts (Piper voices 0.91; eSpeak NG 0.78 on only 14 clips; neutral is the label most "
+    "often missed, heard as fearful or sad). With surprised and "
     "sarcastic added, seven labels reached only 0.70 (surprised heard as happy, sarcastic as neutral), so "
     "they are response requirements only; a sarcastic instruction is voiced as annoyance (angry, slow) "
     "over positive words. Synthetic emotion is prosody and voice effort, not an actor's performance."
