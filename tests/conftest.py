@@ -88,3 +88,21 @@ def arena_responses(tmp_path_factory, mini_samples, mini_responses) -> Path:
 @pytest.fixture(scope="session")
 def fifth_system() -> str:
     return FIFTH_SYSTEM
+
+
+# Debian's Chromium, driven by Playwright (never `playwright install`); flags for a closed network.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (the browser tests need it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

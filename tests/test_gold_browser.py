@@ -13,7 +13,6 @@ import base64
 import hashlib
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -23,9 +22,6 @@ from space_testkit import free_port, wav_metadata
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 TOKEN = re.compile(r"/clip/[A-Za-z0-9_-]{22,64}")
 
 # The battle's markup as a list of (tag, attributes), clip tokens masked, text left out (the instruction
@@ -46,18 +42,6 @@ def space(tmp_path_factory, mini_dataset, arena_responses):
                 battles_per_minute_client=1000)
     yield srv
     srv.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (the browser tests need it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def mask(s: str) -> str:
