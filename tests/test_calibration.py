@@ -210,3 +210,12 @@ def test_derived_responses_are_what_their_class_says():
     assert _wrong_facts("Boil it for 8 minutes at 100 degrees.", "") == "Boil it for 31 minutes at 307 degrees."
     assert _wrong_facts("Bake it for three hours.", "") == "Bake it for eleven hours."
     assert _wrong_facts("Paris is lovely.", "Octopuses have hearts.") != "Paris is lovely."
+
+
+def test_requirement_coverage_counts_l2_l3_instances():
+    from s2s_arena.judging.calibration import requirement_coverage
+
+    cov = requirement_coverage(SAMPLES + [make("e-1", "song", {"style": "singing", "accent": "scottish"}, "La la.", "Sing.")])
+    assert (cov["instances"], cov["decided"]) == (8, 6)  # c-1 is L0; singing and accents are not measured
+    assert cov["by_attribute"]["emotion"] == {"instances": 2, "decided": 2, "share": 1.0}
+    assert cov["by_attribute"]["accent"]["share"] == 0.0

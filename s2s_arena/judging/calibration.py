@@ -75,6 +75,22 @@ def paralinguistic_attributes(requirements: dict[str, Any]) -> list[str]:
     return out
 
 
+def requirement_coverage(samples: Sequence[Sample], levels: tuple[str, ...] = ("L2", "L3")) -> dict[str, Any]:
+    """Per attribute, how many requirement instances of the ``levels`` samples the feature judge
+    decides from measurements (``measurable_attributes``), and the share over all of them."""
+    per: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for s in samples:
+        if s.level not in levels:
+            continue
+        measured = set(measurable_attributes(s.requirements))
+        for attr in s.requirements:
+            per[attr][0] += 1
+            per[attr][1] += attr in measured
+    total, decided = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
+    return {"levels": list(levels), "instances": total, "decided": decided, "share": _rate(decided, total),
+            "by_attribute": {a: {"instances": n, "decided": m, "share": _rate(m, n)} for a, (n, m) in sorted(per.items())}}
+
+
 def measurable_attributes(requirements: dict[str, Any]) -> list[str]:
     """Requirements the feature judge measures from audio alone (see feature_rules.yaml)."""
     out = []
@@ -95,7 +111,7 @@ def measurable_attributes(requirements: dict[str, Any]) -> list[str]:
             out.append(attr)
         elif attr == "emotion" and not seq and single in _EMOTIONS_MEASURED:
             out.append(attr)
-        elif attr in ("speaker_age", "language"):
+        elif attr in ("speaker_age", "language", "repetitions"):  # the last two from the transcript
             out.append(attr)
     return out
 
@@ -483,6 +499,13 @@ def markdown_table(report: dict[str, Any], judge_name: str = "") -> str:
             lines.append(f"| {cls} | {c3['group']} | {c3['n']} | {c3['reference_preferred']} | {c3['ties']} | "
                          f"{c3['derived_preferred']} | {c3['n_invalid']} | {_pct(c3['pass_rate'])} ({rule[c3['group']]}) | "
                          f"{_pct(c3['target'])}{'' if c3['met'] else ' MISSED'} |")
+    cov = report.get("coverage")
+    if cov and cov.get("instances"):
+        lines += ["", f"Requirement instances of the {'/'.join(cov['levels'])} samples the judge decides from measurements: "
+                  f"{cov['decided']}/{cov['instances']} ({_pct(cov['share'])}).", "",
+                  "| attribute | instances | decided | share |", "|---|---:|---:|---:|"]
+        for a, c4 in cov["by_attribute"].items():
+            lines.append(f"| {a} | {c4['instances']} | {c4['decided']} | {_pct(c4['share'])} |")
     lines += ["", "| target | value | required | met |", "|---|---:|---:|:---:|"]
     for k, t in report["targets"].items():
         lines.append(f"| {k} | {_pct(t['value'])} | {_pct(t['target'])} | {'yes' if t['met'] else 'NO'} |")
@@ -521,6 +544,7 @@ def run_calibration(judge: Judge, samples: Sequence[Sample], resp_dir: str | Pat
     report["n_samples"] = len(samples)
     report["levels"] = sorted({s.level for s in samples})
     report["synth"] = synth
+    report["coverage"] = requirement_coverage(samples)
     atomic_write_bytes(out_dir / "calibration.json", (json.dumps(report, indent=2, default=str) + "\n").encode())
     atomic_write_bytes(out_dir / "calibration.md", markdown_table(report, judge.name).encode())
     manifest = {"what": "judge calibration on reference-system pairs (s2s-arena calibrate)",
