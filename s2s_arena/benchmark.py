@@ -32,18 +32,18 @@ def undecoded_audio(ds: Any) -> Any:
     return ds
 
 
-def _available_splits(source: str, config: str) -> list[str]:
+def _available_splits(source: str, config: str | None) -> list[str]:
     from datasets import get_dataset_split_names
 
     try:
         return list(get_dataset_split_names(source, config))
     except Exception as e:  # datasets raises a zoo of types for a missing folder / config
-        raise SchemaError(str(source), "config", f"cannot read config {config!r}: {e}") from None
+        raise SchemaError(str(source), "config", f"cannot read config {config or '(default)'!r}: {e}") from None
 
 
 def load_benchmark(
     source: str | Path | Any,
-    config: str = "all",
+    config: str | None = None,
     levels: Iterable[str] | None = None,
     limit: int | None = None,
     decode_audio: bool = True,
@@ -52,7 +52,9 @@ def load_benchmark(
 
     ``audio`` of each sample becomes ``{"array": float32 mono 24 kHz, "sampling_rate": 24000}`` when
     ``decode_audio``; otherwise it keeps what the dataset holds. ``limit`` keeps the first N samples
-    per level in a round-robin over levels, so small runs still cover every level.
+    per level in a round-robin over levels, so small runs still cover every level. ``config`` None is the
+    dataset's default config: ``main`` (everyday conditions, what leaderboards use) where the build has
+    one, else ``all``.
     """
     levels = list(levels) if levels else list(LEVELS)
     for lv in levels:

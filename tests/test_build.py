@@ -85,6 +85,11 @@ def test_every_task_config_lists_only_its_present_splits(small_build):
     assert "## Limitations (measured on this build)" in card and "subset main" in card
     main_ids = {r["id"] for lv in [d["split"] for d in configs["main"]["data_files"]] for r in _load(small_build, "main", lv)}
     assert main_ids and all(json.loads(r["augmentation"])["subset"] == "main" for r in _load(small_build, "main", "L0"))
+    # The core reader (judge, serve, the metric's loaders) reads the main set unless told otherwise.
+    from s2s_arena.benchmark import load_benchmark
+
+    assert {s.id for s in load_benchmark(small_build, decode_audio=False)} == main_ids
+    assert len(load_benchmark(small_build, "all", decode_audio=False)) == report["kept"]
     assert (small_build / "build_levels.png").stat().st_size > 1000
 
 

@@ -88,7 +88,7 @@ class Context:
 
 
 def build_context(data_dir: str | os.PathLike, responses_dir: str | os.PathLike, db_url: str | None = None,
-                  verdicts: str | os.PathLike | None = None, *, config: str = "all", seed: int | None = None,
+                  verdicts: str | os.PathLike | None = None, *, config: str | None = None, seed: int | None = None,
                   min_listen: float = 0.8, votes_per_minute_session: int = 6,
                   votes_per_minute_client: int = 6, battles_per_minute_session: int = 30,
                   battles_per_minute_client: int = 120, max_uncounted_per_battle: int = 2,

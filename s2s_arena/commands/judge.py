@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline", default=None, metavar="NAME",
                    help="judge every system against this one (default: every pair of systems)")
     p.add_argument("--out", default="verdicts.jsonl", metavar="FILE", help="verdict rows, appended (default verdicts.jsonl)")
-    p.add_argument("--config", default="all", help="dataset config (default: all)")
+    p.add_argument("--config", default=None,
+                   help="dataset config (default: the dataset's default, `main` = everyday conditions; `robustness`, `all` or a task id)")
     add_list_argument(p, "--levels", choices=("L0", "L1", "L2", "L3"), metavar="LEVEL", help="only these levels: L2,L3 or L2 L3")
     p.add_argument("--limit", type=int, default=None, help="at most N samples (round-robin over levels)")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="local process or a Ray cluster")
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         system_pairs = list(itertools.combinations(names, 2))
     samples = load_benchmark(args.data, config=args.config, levels=args.levels, limit=args.limit)
     if not samples:
-        raise CommandError(f"{args.data}: no samples (config {args.config!r}, levels {args.levels or 'all'})")
+        raise CommandError(f"{args.data}: no samples (config {args.config or 'default'!r}, levels {args.levels or 'all'})")
     judge = get_judge(args.judge, **parse_options(args.option))
     if hasattr(judge, "content_status"):
         print(judge.content_status())

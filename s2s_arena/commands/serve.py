@@ -16,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--verdicts", default=None, metavar="FILE", help="judge verdicts (JSONL/CSV) for the judge board and agreement")
-    p.add_argument("--config", default="all", help="dataset config (default: all)")
+    p.add_argument("--config", default=None,
+                   help="dataset config (default: the dataset's default, `main` = everyday conditions; `robustness`, `all` or a task id)")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the pair sampler (default: fresh randomness per start, so the battle order cannot be learned)")
     p.add_argument("--min-listen", type=float, default=0.8,
