@@ -208,8 +208,27 @@ def test_derived_responses_are_what_their_class_says():
     assert len(got["mp3"]) == len(x) and 0.8 < np.std(got["mp3"]) / np.std(x) < 1.2  # mp3 also delays it a little
     assert len(got["judge_note"]) > len(x) and got["non_answer"].shape[0] < x.shape[0]
     assert _wrong_facts("Boil it for 8 minutes at 100 degrees.", "") == "Boil it for 31 minutes at 307 degrees."
-    assert _wrong_facts("Bake it for three hours.", "") == "Bake it for eleven hours."
-    assert _wrong_facts("Paris is lovely.", "Octopuses have hearts.") != "Paris is lovely."
+    assert _wrong_facts("Bake it for three hours.", "") == "Bake it for eight hours."
+    assert _wrong_facts("It costs ninety-five euros.", "") == "It costs forty-five euros."
+    assert _wrong_facts("We flew to Paris on Monday.", "Octopuses live in Lisbon.") == "We flew to Lisbon on Thursday."
+    assert _wrong_facts("Drink water and rest.", "Octopuses live in Lisbon.") == "Drink water and rest."  # no fact
+
+
+def test_fact_conflicts_need_the_same_slot_and_another_value():
+    from s2s_arena.judging.content import fact_conflicts, fact_tokens
+
+    assert fact_tokens("at ninety-five euros, two hundred and five, ten fifteen")[0] == ["at", "95", "euros", "205", "10", "15"]
+    ref = "The next train leaves at six ten, on Saturday from Leeds."
+    assert fact_conflicts(ref, "The next train leaves at 6.10 on Saturday from Leeds.") == (4, 0)  # digits = words
+    assert fact_conflicts(ref, "The next train leaves at 3.40 on Saturday from Leeds.") == (4, 2)
+    assert fact_conflicts(ref, "The next train leaves at 6.10 on Tuesday from Leeds.") == (4, 1)  # weekdays differ
+    assert fact_conflicts(ref, "The next train leaves at 6.10 on Saturday from York.") == (4, 1)
+    assert fact_conflicts("We went to Kyiv today.", "We went to Kiev today.") == (1, 0)  # the same name, spelled otherwise
+    assert fact_conflicts("Drink water and rest.", "Drink 3 glasses of water.") == (0, 0)  # no facts: abstain
+    assert fact_conflicts("It leaves at 6 and at 9.", "It leaves at 9 and at 6.") == (2, 0)  # reordered, not wrong
+    assert fact_conflicts("火车6点出发", "火车9点出发", "zh") == (1, 1)  # numbers in every language
+    # German capitalises nouns: only numbers are facts there.
+    assert fact_conflicts("Der Zug fährt um 6 Uhr ab.", "Der Bus fährt um 6 Uhr ab.", "de") == (1, 0)
 
 
 def test_requirement_coverage_counts_l2_l3_instances():

@@ -7,7 +7,8 @@ Each response gets a :class:`ContentScore` against its sample, from the recognis
   ``unintelligible`` (the recogniser's own confidence says it is guessing: reversed or garbled
   speech), ``language`` (the detector hears another language than the one required), ``echo`` (the
   instruction read back), ``non_answer`` ("I don't know", a refusal), ``off_topic`` (unrelated in
-  meaning to both the reference answer and the instruction);
+  meaning to both the reference answer and the instruction), ``wrong_facts`` (the reference answer
+  with a number, name or date put in place of its own: ``fact_conflicts``);
 * ``score``: graded relevance in [0, 1], meaning-level relatedness to the sample's reference answer
   (to the instruction when there is none) and recall of its key facts (numbers, names).
 
@@ -158,6 +159,17 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
         if rel_non >= c["non_answer_min"] and rel_non > _finite(best) + c["non_answer_margin"] \
                 and len(ws) <= c["non_answer_max_words"]:
             return ContentScore(0.0, "non_answer", nums)
+    # Wrong facts: the reference's answer with a number, name or date changed. Meaning and word overlap
+    # barely move, so the facts are compared slot by slot, and only on a response close enough to the
+    # reference to be "the same answer" and heard confidently enough for its facts to be the speaker's.
+    f = c.get("facts") or {}
+    if ref and f and f1_ref >= f["min_f1_ref"] and not (
+            math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < f["min_avg_logprob"]):
+        n_facts, wrong = fact_conflicts(ref, text, sample.language or lang, f["max_slot"])
+        if n_facts:
+            nums.update(facts=float(n_facts), facts_contradicted=float(wrong))
+        if wrong:
+            return ContentScore(0.0, "wrong_facts", nums)
     keys = key_terms(ref, instr) if ref else set()
     recall = (len(keys & set(ws)) / len(keys)) if keys else math.nan
     nums["key_recall"] = recall
@@ -177,3 +189,119 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
 
 def _finite(v: float) -> float:
     return v if v is not None and math.isfinite(v) else 0.0
+
+
+# --- facts: numbers, names, dates and times, and whether a response contradicts the reference's ------
+_UNITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+          "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+          "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+# Capitalisation marks a name only where common nouns are lower case (German capitalises every noun).
+_NAME_LANGUAGES = {"en", "es", "fr", "it", "pt", "nl"}
+_CLOSED_NAMES = (set("monday tuesday wednesday thursday friday saturday sunday".split()),
+                 set("january february march april may june july august september october november december".split()))
+
+
+@dataclass(frozen=True)
+class Fact:
+    kind: str  # "number" or "name" (weekdays, months and places are names)
+    value: str  # digits for numbers, lower case for names
+    pos: int  # index in the token list it came from
+
+
+def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]:
+    """Tokens of ``text`` for alignment (lower case; numbers, digits or spelled out in English, as
+    their value; CJK as single characters) and the facts among them."""
+    text = unicodedata.normalize("NFKC", text or "")
+    toks: list[str] = []
+    facts: list[Fact] = []
+    names_ok = language.split("-")[0].lower() in _NAME_LANGUAGES
+    pending: list[int] = []  # the value of a spelled-out number being read ("ninety five", "two hundred")
+
+    def flush() -> None:
+        if pending:
+            v = str(sum(pending))
+            facts.append(Fact("number", v, len(toks)))
+            toks.append(v)
+            pending.clear()
+
+    for m in re.finditer(r"\w+", text):
+        w, low = m.group(), m.group().lower()
+        if any(_is_cjk(c) for c in w):
+            flush()
+            for part in re.findall(r"\d+|\S", w):
+                if part.isdigit():
+                    facts.append(Fact("number", str(int(part)), len(toks)))
+                toks.append(part)
+            continue
+        if low in _UNITS or low in _TENS or low in _SCALES:
+            # Tens take a following unit ("ninety-five"); a scale multiplies what precedes it. Anything
+            # else starts a new number: "ten fifteen" is two numbers (a time), not 25.
+            if low in _SCALES and pending:
+                pending[-1] *= _SCALES[low]
+            elif low in _UNITS and pending and pending[-1] % 100 in _TENS.values() and _UNITS[low] < 10:
+                pending[-1] += _UNITS[low]
+            elif pending and pending[-1] >= 100 and pending[-1] % 100 == 0 and low not in _SCALES:
+                pending[-1] += _UNITS.get(low, _TENS.get(low, 0))
+            else:
+                flush()
+                pending.append(_UNITS.get(low, _TENS.get(low, _SCALES.get(low, 0))))
+            continue
+        if low == "and" and pending and pending[-1] >= 100:
+            continue  # "two hundred and five"
+        flush()
+        if w.isdigit():
+            v = str(int(w)) if len(w) < 19 else w
+            facts.append(Fact("number", v, len(toks)))
+            toks.append(v)
+            continue
+        before = text[:m.start()].rstrip()
+        sentence_start = not before or before[-1] in ".!?:;\"“«¿¡|"
+        if names_ok and w[0].isupper() and not sentence_start and low != "i":
+            facts.append(Fact("name", low, len(toks)))
+        toks.append(low)
+    flush()
+    return toks, facts
+
+
+def fact_conflicts(reference: str, response: str, language: str = "en", max_slot: int = 3) -> tuple[int, int]:
+    """(reference facts, contradicted ones): a reference fact is contradicted when the response says the
+    same thing around it (aligned words before or after) but puts another fact of the same kind in its
+    place, and neither says the other's value anywhere (a reordering or a repetition is no contradiction).
+    The slot is at most ``max_slot`` tokens each side, so a freely reworded answer is never compared."""
+    from difflib import SequenceMatcher, get_close_matches
+
+    rt, rf = fact_tokens(reference, language)
+    ht, hf = fact_tokens(response, language)
+    if not rf:
+        return 0, 0
+    r_at = {f.pos: f for f in rf}
+    h_at = {f.pos: f for f in hf}
+    r_vals, h_vals = set(rt), set(ht)
+    ops = SequenceMatcher(None, rt, ht, autojunk=False).get_opcodes()
+    bad = 0
+    for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+        # A slot holds facts and at most `max_slot` other words a side ("at ten fifteen" -> "at 4.40").
+        if tag != "replace" or sum(i not in r_at for i in range(i1, i2)) > max_slot \
+                or sum(j not in h_at for j in range(j1, j2)) > max_slot:
+            continue
+        # Same slot: the words on at least one side of it agree.
+        if not ((k > 0 and ops[k - 1][0] == "equal") or (k + 1 < len(ops) and ops[k + 1][0] == "equal")):
+            continue
+        for i in range(i1, i2):
+            f = r_at.get(i)
+            if f is None or f.value in h_vals:
+                continue
+            said = [h_at[j] for j in range(j1, j2) if j in h_at and h_at[j].kind == f.kind]
+            for g in said:
+                if g.value in r_vals:
+                    continue
+                # A name heard slightly differently ("Kiev"/"Kyiv") is the same name; two weekdays or
+                # two months are two dates however alike they are spelled.
+                closed = any(f.value in c and g.value in c for c in _CLOSED_NAMES)
+                if f.kind == "name" and not closed and get_close_matches(f.value, [g.value], n=1, cutoff=0.75):
+                    continue
+                bad += 1
+                break
+    return len(rf), bad

@@ -12,7 +12,7 @@ so the second order costs nothing), then decides three aspects:
   part;
 * content: by default from the bundled recogniser's transcript (multilingual Whisper base) and
   sentence embeddings (multilingual-e5-small), both offline (``s2s_arena.judging.content``): a
-  categorical failure (silent, unintelligible, other language, echo, non-answer, off-topic) loses
+  categorical failure (silent, unintelligible, other language, echo, non-answer, off-topic, wrong facts) loses
   to a response without one; between two passing responses the graded relevance decides only above
   its noise floor and when the delivery evidence is not strong. Without the ``asr`` extra the judge
   abstains on content (``meta["abstained"]``) and says so rather than guess.
