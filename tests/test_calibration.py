@@ -238,3 +238,34 @@ def test_requirement_coverage_counts_l2_l3_instances():
     assert (cov["instances"], cov["decided"]) == (8, 6)  # c-1 is L0; singing and accents are not measured
     assert cov["by_attribute"]["emotion"] == {"instances": 2, "decided": 2, "share": 1.0}
     assert cov["by_attribute"]["accent"]["share"] == 0.0
+
+
+FACT_SAMPLES = [
+    make("t-1", "timetable", {}, "The next train to Leeds leaves at six ten from platform four.",
+         "When does the next train to Leeds leave?", level="L0"),
+    make("h-1", "booking", {"speaking_rate": "slow"}, "We have a twin room for tonight at ninety-five euros.",
+         "Do you have a room for tonight, and how much is it?", level="L2"),
+]
+
+
+@pytest.mark.slow
+def test_piper_voice_family_wrong_facts_and_non_answers_lose(tmp_path):
+    """The second voice family end to end: Piper renders the reference systems and the derived pairs,
+    the real bundled recogniser hears them, and a changed number or name loses to the reference."""
+    from s2s_arena.judging.calibration import run_calibration, voice_family_table
+    from s2s_arena.judging.judges.feature import FeatureJudge
+
+    pytest.importorskip("piper")
+    judge = FeatureJudge()
+    try:
+        report = run_calibration(judge, FACT_SAMPLES, tmp_path / "resp", tmp_path / "out", synth="piper",
+                                 progress=False, classes=["wrong_facts", "non_answer"])
+    finally:
+        judge.close()
+    assert report["synth"] == "piper" and not report["missing_pairs"], report["missing_pairs"]
+    wf = report["classes"]["wrong_facts"]
+    assert (wf["n"], wf["n_invalid"], wf["pass"]) == (2, 0, 2), (tmp_path / "out" / "calibration.md").read_text()
+    assert report["classes"]["non_answer"]["pass"] == 2
+    assert report["identical"]["tie_rate"] == 1.0
+    table = voice_family_table({"piper": report}, "feature")
+    assert "| wrong_facts | content_failure | 95.0% | 100.0% (2/2) |" in table

@@ -20,6 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="output folder (default runs/calibration-<judge>)")
     p.add_argument("--seed", type=int, default=0, help="seed for the reference systems' voices and off-topic picks")
     p.add_argument("--synth", default="espeak", help="synthesizer for the reference systems (default espeak)")
+    add_list_argument(p, "--voices", metavar="SYNTH", default=None,
+                      help="voice families to calibrate on, one run each (e.g. espeak,piper): responses in "
+                           "RESPONSES/<voice>, reports in OUT/<voice> and a per-family table in OUT/calibration.md; "
+                           "overrides --synth")
     p.add_argument("--asr", default=None, help="feature judge: ASR backend spec for content, or none "
                    "(default: the bundled multilingual Whisper base that the asr extra installs)")
     from s2s_arena.judging.calibration import CLASSES
@@ -60,12 +64,31 @@ def run(args: argparse.Namespace) -> int:
         from s2s_arena.judging.calibration import CLASSES
 
         classes = list(CLASSES) if args.classes is None else [c for c in args.classes if c != "none"]
-        report = run_calibration(judge, samples, resp, out, render=not args.no_render, seed=args.seed,
-                                 synth=args.synth, cache=cache, classes=classes)
+        if args.voices:
+            from s2s_arena.audio import atomic_write_bytes
+            from s2s_arena.judging.calibration import voice_family_table
+
+            reports = {}
+            for voice in dict.fromkeys(args.voices):
+                reports[voice] = run_calibration(judge, samples, resp / voice, out / voice, render=not args.no_render,
+                                                 seed=args.seed, synth=voice, cache=cache, classes=classes)
+            table = voice_family_table(reports, judge.name)
+            atomic_write_bytes(out / "calibration.md", table.encode())
+            atomic_write_bytes(out / "calibration.json", (json.dumps(reports, indent=2, default=str) + "\n").encode())
+        else:
+            report = run_calibration(judge, samples, resp, out, render=not args.no_render, seed=args.seed,
+                                     synth=args.synth, cache=cache, classes=classes)
     finally:
         judge.close()
         if cache is not None:
             cache.close()
+    if args.voices:
+        print(table)
+        met = {v: {k: t["met"] for k, t in r["targets"].items()} for v, r in reports.items()}
+        print(json.dumps({"targets_met": met}))
+        print(f"responses: {', '.join(str(resp / v) for v in reports)}")
+        print(f"report: {out / 'calibration.md'} (per voice family) and {', '.join(str(out / v / 'calibration.md') for v in reports)}")
+        return 0
     print(markdown_table(report, judge.name))
     met = {k: v["met"] for k, v in report["targets"].items()}
     print(json.dumps({"targets_met": met}))

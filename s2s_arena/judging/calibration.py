@@ -20,7 +20,8 @@ The reference systems (``s2s_arena.systems.reference``) give three kinds of labe
   - invariance, which must tie: an mp3 round trip, 40 ms of leading silence, +1 dB.
 
 A second voice family is a second run with ``--synth piper`` (the neural Piper voice with Praat
-changes of rate, pitch and volume) next to the default eSpeak NG one.
+changes of rate, pitch and volume) next to the default eSpeak NG one; ``s2s-arena calibrate --voices
+espeak,piper`` runs both and tables each class per family (``voice_family_table``).
 
 Every non-identical pair is judged in both orders and resolved with ``s2s_arena.judging.protocol``
 (disagreement = tie = inconsistent). Accuracy is the share of pairs whose resolved winner is the
@@ -281,7 +282,16 @@ def derive_response(cls: str, sample: Sample, ref: Any, sr: int, *, synth: Any =
     try:
         out = synth.synthesize(text, language=tlang, attributes=attrs, seed=voice_seed)
     except Exception:
-        out = synth.synthesize(text, language=tlang, seed=voice_seed)  # a voice that cannot do every cue
+        try:
+            out = synth.synthesize(text, language=tlang, seed=voice_seed)  # a voice that cannot do every cue
+        except Exception:
+            if cls != "other_language":
+                raise
+            # A one-language voice family (Piper speaks only English) has no other language to speak:
+            # eSpeak NG says the other-language sentence (the pair then differs in voice as well).
+            from s2s_arena.synth import get_synthesizer
+
+            out = get_synthesizer("espeak").synthesize(text, language=tlang, seed=voice_seed)
     return A.resample(np.asarray(out.audio, dtype=np.float32), out.sr, sr)
 
 
@@ -530,6 +540,53 @@ def markdown_table(report: dict[str, Any], judge_name: str = "") -> str:
         lines.append(f"| {k} | {_pct(t['value'])} | {_pct(t['target'])} | {'yes' if t['met'] else 'NO'} |")
     if report["missing_pairs"]:
         lines += ["", f"{len(report['missing_pairs'])} pairs could not be formed (a response is missing)."]
+    return "\n".join(lines) + "\n"
+
+
+def voice_family_table(reports: dict[str, dict[str, Any]], judge_name: str = "") -> str:
+    """One table row per class (and per kind of pair) with a column group per voice family, then each
+    family's full report."""
+    voices = list(reports)
+    title = f"Calibration of the `{judge_name}` judge by voice family" if judge_name else "Calibration by voice family"
+    lines = [f"### {title}", "", "Each cell: pass rate (passing pairs / valid pairs); MISSED where under the target.", "",
+             "| class | group | target | " + " | ".join(voices) + " |",
+             "|---|---|---:|" + "---:|" * len(voices)]
+
+    def cell(ok: int | None, n: int | None, rate: float | None, target: float | None) -> str:
+        if not n:
+            return "no pairs"
+        miss = " MISSED" if target is not None and (rate or 0) < target else ""
+        return f"{_pct(rate)} ({ok}/{n}){miss}"
+
+    kinds = [("paralinguistic (measurable)", "paralinguistic_measurable", TARGETS["paralinguistic_accuracy_measurable"]),
+             ("paralinguistic (all)", "paralinguistic", None), ("content (off-topic, echo)", "content", 0.95)]
+    for label, key, target in kinds:
+        cells = []
+        for v in voices:
+            a = reports[v][key]
+            cells.append(cell(a["correct"], a["n"] - a["n_invalid"], a["accuracy"], target))
+        lines.append(f"| {label} | | {_pct(target) if target else ''} | " + " | ".join(cells) + " |")
+    cells = []
+    for v in voices:
+        i = reports[v]["identical"]
+        cells.append(cell(i["ties"], i["n"], i["tie_rate"], TARGETS["identical_tie_rate"]))
+    lines.append(f"| identical (tie) | | {_pct(TARGETS['identical_tie_rate'])} | " + " | ".join(cells) + " |")
+    names = sorted({c for r in reports.values() for c in r.get("classes", {})},
+                   key=lambda c: (CLASSES.get(c, ""), c))
+    for cls in names:
+        cells = []
+        for v in voices:
+            c = reports[v].get("classes", {}).get(cls)
+            cells.append(cell(c["pass"], c["n"] - c["n_invalid"], c["pass_rate"], c["target"]) if c else "no pairs")
+        group = CLASSES.get(cls, "")
+        lines.append(f"| {cls} | {group} | {_pct(CLASS_TARGETS.get(group))} | " + " | ".join(cells) + " |")
+    missing = [f"{v}: {len(r['missing_pairs'])}" for v, r in reports.items() if r["missing_pairs"]]
+    if missing:
+        lines += ["", "Pairs that could not be formed (a response the voice could not render, or no fact to change): "
+                  + "; ".join(missing) + "."]
+    lines.append("")
+    for v in voices:
+        lines += [f"## Voice family: {v}", "", markdown_table(reports[v], judge_name)]
     return "\n".join(lines) + "\n"
 
 

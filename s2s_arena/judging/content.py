@@ -165,7 +165,7 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     f = c.get("facts") or {}
     if ref and f and f1_ref >= f["min_f1_ref"] and not (
             math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < f["min_avg_logprob"]):
-        n_facts, wrong = fact_conflicts(ref, text, sample.language or lang, f["max_slot"])
+        n_facts, wrong = fact_conflicts(ref, text, sample.language or lang, f["max_slot"], f["noise_ratio"])
         if n_facts:
             nums.update(facts=float(n_facts), facts_contradicted=float(wrong))
         if wrong:
@@ -265,11 +265,14 @@ def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]
     return toks, facts
 
 
-def fact_conflicts(reference: str, response: str, language: str = "en", max_slot: int = 3) -> tuple[int, int]:
+def fact_conflicts(reference: str, response: str, language: str = "en", max_slot: int = 3,
+                   noise_ratio: float = 0.75) -> tuple[int, int]:
     """(reference facts, contradicted ones): a reference fact is contradicted when the response says the
     same thing around it (aligned words before or after) but puts another fact of the same kind in its
     place, and neither says the other's value anywhere (a reordering or a repetition is no contradiction).
-    The slot is at most ``max_slot`` tokens each side, so a freely reworded answer is never compared."""
+    The slot is at most ``max_slot`` tokens each side, so a freely reworded answer is never compared.
+    A slot whose two sides sound alike (spelled out, letter similarity >= ``noise_ratio``) or hold the
+    same digits is the recogniser's noise, not a contradiction."""
     from difflib import SequenceMatcher, get_close_matches
 
     rt, rf = fact_tokens(reference, language)
@@ -279,6 +282,7 @@ def fact_conflicts(reference: str, response: str, language: str = "en", max_slot
     r_at = {f.pos: f for f in rf}
     h_at = {f.pos: f for f in hf}
     r_vals, h_vals = set(rt), set(ht)
+    r_groups, h_groups = _number_groups(rt, r_at), _number_groups(ht, h_at)
     ops = SequenceMatcher(None, rt, ht, autojunk=False).get_opcodes()
     bad = 0
     for k, (tag, i1, i2, j1, j2) in enumerate(ops):
@@ -288,6 +292,11 @@ def fact_conflicts(reference: str, response: str, language: str = "en", max_slot
             continue
         # Same slot: the words on at least one side of it agree.
         if not ((k > 0 and ops[k - 1][0] == "equal") or (k + 1 < len(ops) and ops[k + 1][0] == "equal")):
+            continue
+        # Within the recogniser's noise: the same digits split otherwise ("six ten" heard as "610"), or a
+        # slot that sounds nearly the same spelled out ("ninety-five" heard as "9 to 5").
+        if _sounds_alike(rt[i1:i2], ht[j1:j2], noise_ratio) or (
+                {r_groups.get(i) for i in range(i1, i2)} - {None}) & ({h_groups.get(j) for j in range(j1, j2)} - {None}):
             continue
         for i in range(i1, i2):
             f = r_at.get(i)
@@ -305,3 +314,46 @@ def fact_conflicts(reference: str, response: str, language: str = "en", max_slot
                 bad += 1
                 break
     return len(rf), bad
+
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS_WORDS = {v: k for k, v in _TENS.items()}
+
+
+def spell_number(n: int) -> str:
+    """An integer below a million in English words, without spaces ("ninetyfive"); others as digits."""
+    if n < 0 or n >= 1_000_000:
+        return str(n)
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS_WORDS[n - n % 10] + (_ONES[n % 10] if n % 10 else "")
+    if n < 1000:
+        return _ONES[n // 100] + "hundred" + (spell_number(n % 100) if n % 100 else "")
+    return spell_number(n // 1000) + "thousand" + (spell_number(n % 1000) if n % 1000 else "")
+
+
+def _sounds_alike(a: list[str], b: list[str], ratio: float) -> bool:
+    from difflib import SequenceMatcher
+
+    def spoken(toks: list[str]) -> str:
+        return "".join(spell_number(int(t)) if t.isdigit() and len(t) < 7 else t for t in toks)
+
+    return SequenceMatcher(None, spoken(a), spoken(b), autojunk=False).ratio() >= ratio
+
+
+def _number_groups(toks: list[str], at: dict[int, Fact]) -> dict[int, str]:
+    """Token index -> the digits of the run of adjacent numbers it belongs to ("10 15" -> "1015")."""
+    out: dict[int, str] = {}
+    i = 0
+    while i < len(toks):
+        if i in at and at[i].kind == "number":
+            j = i
+            while j in at and at[j].kind == "number":
+                j += 1
+            digits = "".join(toks[i:j])
+            out.update({k: digits for k in range(i, j)})
+            i = j
+        else:
+            i += 1
+    return out
