@@ -30,7 +30,6 @@ TIMEOUT_S = 120
 EMPHASIS_PITCH_ST = 4.0
 EMPHASIS_VOLUME = "+6dB"
 EMPHASIS_RATE = "80%"
-LIMIT_AT = 0.7  # soft limiter knee: loud segments keep their loudness without hard clipping
 EDGE_SILENCE_S = 0.2  # before and after the speech, as a recording would have
 BREATH_DB = -6.0  # aspiration noise level re the voice, for breathy voice
 # eSpeak NG clamps its pitch parameter: SSML pitch above about +100% (~ +9.5 st over the variant's
@@ -43,17 +42,6 @@ def _st_to_percent(st: float) -> float:
     -50% ~ -3.6 st with en-us and Praat)."""
     pct = st / 0.09 if st >= 0 else st / 0.072
     return max(-80.0, min(300.0, pct))
-
-
-def _soft_limit(x: np.ndarray) -> np.ndarray:
-    a = np.abs(x)
-    over = a > LIMIT_AT
-    if not over.any():
-        return x
-    y = x.copy()
-    head = 0.98 - LIMIT_AT
-    y[over] = np.sign(x[over]) * (LIMIT_AT + head * np.tanh((a[over] - LIMIT_AT) / head))
-    return y
 
 
 def _add_breath(x: np.ndarray, sr: int, seed: int | None) -> np.ndarray:
@@ -244,7 +232,7 @@ class EspeakSynthesizer:
                 x = effects.tremor(x, audio.SAMPLE_RATE, 6.5, seg.tremor_depth)
             x = effects.tilt(x, audio.SAMPLE_RATE, seg.tilt_db)
             x = audio.normalize_loudness(x, audio.SAMPLE_RATE, seg.target_lufs, peak_ceiling=10.0)
-            x = _soft_limit(x)
+            x = effects.soft_limit(x)
             if len(pieces) > 1:
                 pieces.append(gap)
                 t += gap.shape[0] / audio.SAMPLE_RATE
