@@ -269,8 +269,18 @@ def build_dataset(
         raise SchemaError("--levels/--tasks", None, "no seeds match these filters; nothing to build")
     for j in jobs:
         j["job_key"] = _job_key(j, config)
+    jobs_hash = hashlib.sha1("\n".join(j["job_key"] for j in jobs).encode()).hexdigest()[:16]
 
     work = out / WORK
+    finished = _finished_build(out, jobs_hash)
+    if finished is not None and not (work / ROWS).is_file():
+        # The work folder went away with the last successful build; its published folder is this build.
+        finished.update(rendered_this_run=0, resumed=len(jobs), wall_s=round(time.time() - t0, 1))
+        from s2s_arena.audio import atomic_write_bytes
+
+        atomic_write_bytes(out / "manifest.json", json.dumps(finished, indent=2, ensure_ascii=False).encode("utf-8"))
+        log.info("%s: already built with these settings (%d samples kept); nothing to render", out, finished["kept"])
+        return out
     (work / "audio").mkdir(parents=True, exist_ok=True)
     rows_path = work / ROWS
     done = _read_rows(rows_path)
@@ -321,7 +331,7 @@ def build_dataset(
             "versions": _versions(synthesizer),
             "catalogue": {"tasks": len(cat.tasks), "seeds": len(cat.seeds())},
             "variants_per_seed": n_variants,
-            "jobs": len(jobs), "rendered_this_run": len(todo), "resumed": resumed,
+            "jobs": len(jobs), "jobs_hash": jobs_hash, "rendered_this_run": len(todo), "resumed": resumed,
             "kept": len(kept), "rejected": len(rows) - len(kept),
             "counts_per_task_level": counts,
             "wall_s": round(time.time() - t0, 1),
@@ -335,6 +345,17 @@ def build_dataset(
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)  # everything it held is in the published shards now
     return out
+
+
+def _finished_build(out: Path, jobs_hash: str) -> dict[str, Any] | None:
+    """The manifest of a complete earlier build of exactly these jobs in ``out``, else None."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if manifest.get("jobs_hash") != jobs_hash or not (out / "README.md").is_file() or not (out / "data").is_dir():
+        return None
+    return manifest
 
 
 def push_to_hub(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None) -> str:
