@@ -249,3 +249,22 @@ def test_integer_pcm_is_rescaled_not_misread(synth, judge):
     assert as_int.verdict in ("A>B", "A>>B") and "veto" not in as_int.meta, as_int.reason
     (same,) = judge.judge([PairInput(sample({}), pcm, x)])
     assert same.verdict == "A=B", same.reason
+
+
+def test_repetitions_counted_acoustically_without_a_transcript(synth):
+    """Without a recogniser the judge still counts repetitions: the opening phrase's sound recurring."""
+    from s2s_arena.judging.judges.feature import acoustic_repetition_count
+
+    once = "Red lorry, yellow lorry."
+    thrice = " ".join([once] * 3)
+    other = "A headache can come from dehydration, stress, too little sleep or eye strain. Drink some water."
+    for seed in (1, 5):
+        assert acoustic_repetition_count(synth.synthesize(once, seed=seed).audio, SR) == 1
+        assert acoustic_repetition_count(synth.synthesize(thrice, seed=seed).audio, SR) == 3
+        assert acoustic_repetition_count(synth.synthesize(other, seed=seed).audio, SR) == 1
+    assert acoustic_repetition_count(np.zeros(SR, np.float32), SR) == 0
+    judge = FeatureJudge(asr="none")
+    smp = sample({"repetitions": 3}, reference_response=thrice)
+    ab, ba = decide(judge, smp, render(synth, {}, thrice), render(synth, {}, once))
+    assert ab.verdict in ("A>B", "A>>B") and "acoustic" in ab.reason, ab.reason
+    assert ba.verdict in ("B>A", "B>>A"), ba.reason

@@ -122,6 +122,63 @@ def repetition_count(transcript: str) -> int:
     return sum(1 for i in range(len(w) - k + 1) if w[i:i + k] == head)
 
 
+def acoustic_repetition_count(x: np.ndarray, sr: int, min_similarity: float = 0.75, max_phrase_s: float = 1.2) -> int:
+    """How often the clip's opening phrase recurs in it, from the sound alone (no transcript): the
+    band-energy pattern of the first phrase (up to its first pause, 0.4-``max_phrase_s`` s) correlated
+    with every later stretch of the same length; matches at least ``min_similarity`` and a phrase
+    apart are counted, the opening itself included."""
+    from scipy.signal import stft
+
+    x = np.asarray(x, dtype=np.float64).ravel()
+    hop, n = max(1, sr // 100), max(8, int(0.025 * sr))
+    if x.size < n * 4 or not np.any(x):
+        return 0
+    f, _, z = stft(x, sr, nperseg=n, noverlap=n - hop, boundary=None, padded=False)
+    p = np.abs(z) ** 2
+    edges = np.geomspace(100.0, min(4000.0, 0.45 * sr), 21)
+    bands = np.stack([p[(f >= lo) & (f < hi)].sum(axis=0) for lo, hi in zip(edges[:-1], edges[1:])])
+    e = np.log10(bands + 1e-10)
+    level = np.log10(p.sum(axis=0) + 1e-10)
+    speech = level > level.max() - 3.5  # within 35 dB of the loudest frame
+    idx = np.nonzero(speech)[0]
+    if idx.size == 0:
+        return 0
+    start = int(idx[0])
+    # The opening phrase ends at its first pause of 0.2 s or more.
+    end, quiet = start, 0
+    while end < speech.size and end - start < int(max_phrase_s * 100):
+        quiet = 0 if speech[end] else quiet + 1
+        if quiet >= 20:
+            end -= quiet - 1
+            break
+        end += 1
+    length = max(end - start, 40)
+    if start + length > e.shape[1]:
+        return 1
+    tmpl = e[:, start:start + length]
+    tmpl = (tmpl - tmpl.mean(axis=1, keepdims=True)).ravel()
+    tn = np.linalg.norm(tmpl)
+    if tn == 0:
+        return 1
+    sims = np.full(e.shape[1] - length + 1, -1.0)
+    for o in range(start, sims.size):
+        w = e[:, o:o + length]
+        w = (w - w.mean(axis=1, keepdims=True)).ravel()
+        wn = np.linalg.norm(w)
+        if wn > 0 and speech[o:o + length].mean() > 0.5:
+            sims[o] = float(tmpl @ w) / (tn * wn)
+    count, o = 0, start
+    while o < sims.size:
+        if sims[o] >= min_similarity:
+            # The best match in the next half phrase is the occurrence; skip a phrase past it.
+            best = o + int(np.argmax(sims[o:o + length // 2 + 1]))
+            count += 1
+            o = best + int(0.8 * length)
+        else:
+            o += 1
+    return max(count, 1)
+
+
 def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float],
                  sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = ()) -> Measured:
     """Measure one response and find what breaks it (a module function, so worker processes can run it).
@@ -525,12 +582,19 @@ class FeatureJudge(Judge):
                     f"emphasis={_single(value)!r}: peak level above own median A {_fmt(ma.prominence_db, 1)} vs B "
                     f"{_fmt(mb.prominence_db, 1)} dB (which word is stressed is not checked without a transcript)")
             elif attr == "repetitions":
-                if ma.transcript is None or mb.transcript is None:
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
                     abstained.append(attr)
                     continue
-                ca, cb = repetition_count(ma.transcript), repetition_count(mb.transcript)
+                if ma.transcript is not None and mb.transcript is not None:
+                    ca, cb = repetition_count(ma.transcript), repetition_count(mb.transcript)
+                    src = "from transcripts"
+                else:  # no recogniser: the opening phrase's sound recurring
+                    cfg = A["repetitions"]
+                    ca, cb = (acoustic_repetition_count(x, item.sr, cfg["min_similarity"], cfg["max_phrase_s"])
+                              for x in (item.audio_a, item.audio_b))
+                    src = "acoustic: the opening phrase's sound recurring"
                 add(attr, -abs(ca - value), -abs(cb - value), A["repetitions"]["jnd"],
-                    f"repetitions={value}: A {ca} vs B {cb} (from transcripts)")
+                    f"repetitions={value}: A {ca} vs B {cb} ({src})")
             elif attr == "emotion" and _single(value) in A["emotion"]["profiles"]:
                 value = _single(value)
                 cfg = A["emotion"]
