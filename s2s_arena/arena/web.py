@@ -10,6 +10,9 @@ Own routes (all tokens are random per battle; nothing in a URL names a system or
 * ``GET  /api/battle/<token>``        listening so far and whether voting is unlocked
 * ``POST /api/vote``                  {token, winner, failure?} -> the stored vote; the systems only
                                       when it counted
+* ``GET  /api/disagreements``         the validity report's disagreement list (pairs already voted
+                                      on; systems named, voters not), each with two fresh clip URLs
+* ``GET  /agreement/clip/<clip>``     a response of a listed pair, under a token issued by that list only
 * ``GET  /healthz``                   votes in the store
 
 Every request passes :class:`s2s_arena.arena.guard.Guard` (body size, no uploads, signed session). The
@@ -138,6 +141,17 @@ def build_context(data_dir: str | os.PathLike, responses_dir: str | os.PathLike,
     return ctx
 
 
+def validity_parts(ctx: Context) -> tuple[Any, Any]:
+    """The Space's one validity view and the clips of its disagreement list (shared by routes and UI)."""
+    if getattr(ctx, "_validity", None) is None:
+        from s2s_arena.arena.validity_tab import DisagreementClips, ValidityView
+
+        view = ValidityView(ctx.arena, getattr(ctx.views, "judge", None),
+                            bootstrap=getattr(ctx.views, "bootstrap", 200))
+        ctx._validity = (view, DisagreementClips(ctx.arena))
+    return ctx._validity
+
+
 # --- HTTP routes -------------------------------------------------------------------------------------
 def add_routes(app: Any, ctx: Context) -> None:
     from fastapi import Request
@@ -220,6 +234,28 @@ def add_routes(app: Any, ctx: Context) -> None:
     def healthz():
         return JSONResponse({"ok": True, "configured": True, "votes": arena.store.count()})
 
+    from s2s_arena.arena.validity_tab import listing
+
+    validity_view, dis_clips = validity_parts(ctx)
+
+    @app.get("/api/disagreements")
+    async def api_disagreements():
+        # Each call issues fresh clip tokens for the listed pairs only (no voter ids in the rows).
+        return JSONResponse({"items": await _run_sync(listing, validity_view, dis_clips)})
+
+    @app.get("/agreement/clip/{clip_token}")
+    def get_disagreement_clip(clip_token: str, request: Request):
+        data = dis_clips.get(clip_token) if TOKEN_RE.match(clip_token) else None
+        if data is None:
+            return not_found()
+        try:
+            span = parse_range(request.headers.get("range"), len(data))
+        except ValueError:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{len(data)}"})
+        start, end = span if span else (0, len(data) - 1)
+        return Response(content=data[start:end + 1], status_code=206 if span else 200,
+                        headers=clip_headers(len(data), span), media_type=None)
+
 
 async def _json(request: Any) -> dict[str, Any]:
     try:
@@ -286,9 +322,12 @@ def build_blocks(ctx: Context):
 
     arena, views = ctx.arena, ctx.views
     levels = arena.levels()
-    from s2s_arena.arena.validity_tab import ValidityView
+    from s2s_arena.arena.validity_tab import listing, listing_html
 
-    validity_view = ValidityView(arena, getattr(views, "judge", None), bootstrap=views.bootstrap)
+    validity_view, dis_clips = validity_parts(ctx)
+
+    def validity_outputs():
+        return [validity_view.markdown(), listing_html(listing(validity_view, dis_clips))]
 
     def voter_of(request: gr.Request | None, profile: Any) -> Voter:
         if request is None:
@@ -392,6 +431,7 @@ def build_blocks(ctx: Context):
                 board_timer = gr.Timer(5.0, active=False)
             with gr.Tab("Agreement", id="validity") as validity_tab:
                 validity_md = gr.Markdown("", elem_id="validity-report")
+                disagreements_html = gr.HTML("", elem_id="disagreements")
 
         start_outputs = [token, battle, status, timer, reveal, next_btn, *vote_btns]
         demo.load(start, [level], start_outputs)
@@ -404,7 +444,7 @@ def build_blocks(ctx: Context):
         board_tab.select(board_outputs, None, board_out).then(lambda: gr.Timer(active=True), None, board_timer)
         arena_tab.select(lambda: gr.Timer(active=False), None, board_timer)
         board_timer.tick(board_outputs, None, board_out, show_progress="hidden")
-        validity_tab.select(validity_view.markdown, None, validity_md)
+        validity_tab.select(validity_outputs, None, [validity_md, disagreements_html])
     return demo
 
 
