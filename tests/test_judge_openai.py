@@ -192,13 +192,14 @@ def test_hybrid_measures_what_it_can_and_asks_the_lm_for_the_rest(server):
     text = "Mike is coming tomorrow, and we are all very glad about it."
     fast = normalize_loudness(synth.synthesize(text, attributes={"speaking_rate": "fast"}).audio, SR, -30.0)
     slow = normalize_loudness(synth.synthesize(text, attributes={"speaking_rate": "slow"}).audio, SR, -16.0)
-    s = Sample.from_dict({"id": "h1", "level": "L2", "task": "happy_fast", "instruction_text": "Say it fast and happily.",
-                          "requirements": {"speaking_rate": "fast", "emotion": "happy"}})
+    # An accent is not measured from audio (emotion now is): the LM is asked about that part only.
+    s = Sample.from_dict({"id": "h1", "level": "L2", "task": "british_fast", "instruction_text": "Say it fast, with a British accent.",
+                          "requirements": {"speaking_rate": "fast", "accent": "British"}})
     judge = get_judge("hybrid:openai:m", lm_options={"listen_to_instruction": False})
     assert judge.name == "hybrid:openai:m"
     (j,) = judge.judge([PairInput(s, fast, slow)])
     fusion = j.meta["fusion"]
-    assert fusion["measured"] == ["speaking_rate"] and fusion["heard"] == ["emotion"]
+    assert fusion["measured"] == ["speaking_rate"] and fusion["heard"] == ["accent"]
     assert j.meta["feature"]["evidence"]["speaking_rate"]["d"] > 0  # the feature judge measured A faster
     assert j.meta["lm"]["attempts"] == 1  # the LM (the louder-preferring server) was asked, and preferred B
     assert j.content == "A=B" and j.verdict in ("A>B", "A>>B")  # measured rate outweighs the LM at L2
