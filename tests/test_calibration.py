@@ -212,6 +212,7 @@ def test_derived_responses_are_what_their_class_says():
     assert _wrong_facts("It costs ninety-five euros.", "") == "It costs forty-five euros."
     assert _wrong_facts("We flew to Paris on Monday.", "Octopuses live in Lisbon.") == "We flew to Lisbon on Thursday."
     assert _wrong_facts("Drink water and rest.", "Octopuses live in Lisbon.") == "Drink water and rest."  # no fact
+    assert _wrong_facts("This year, we DOUBLED our customers.", "In Lisbon.") == "This year, we DOUBLED our customers."
 
 
 def test_fact_conflicts_need_the_same_slot_and_another_value():

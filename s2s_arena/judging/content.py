@@ -258,7 +258,9 @@ def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]
             continue
         before = text[:m.start()].rstrip()
         sentence_start = not before or before[-1] in ".!?:;\"“«¿¡|"
-        if names_ok and w[0].isupper() and not sentence_start and low != "i":
+        # A word in capitals of five letters or more is emphasis ("we DOUBLED it"), not an acronym.
+        shouted = len(w) >= 5 and w.isupper()
+        if names_ok and w[0].isupper() and not sentence_start and low != "i" and not shouted:
             facts.append(Fact("name", low, len(toks)))
         toks.append(low)
     flush()
