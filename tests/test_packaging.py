@@ -41,7 +41,16 @@ def sh(*cmd, env=None, cwd=None, timeout=1800) -> subprocess.CompletedProcess:
 def dist(tmp_path_factory) -> Path:
     """sdist + wheel built as a release is (the wheel from the unpacked sdist: no stale build/ files)."""
     out = tmp_path_factory.mktemp("dist")
-    sh(sys.executable, "-m", "build", "--no-isolation", "--outdir", out, REPO, timeout=600)
+    # From the files git would ship, not the working tree: a stale *.egg-info/SOURCES.txt there can list
+    # files that a fresh clone's build leaves out (a subpackage without __init__.py once went missing so).
+    src = tmp_path_factory.mktemp("src")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split("\n")
+    for rel in filter(None, files):
+        if (REPO / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, src / rel)
+    sh(sys.executable, "-m", "build", "--no-isolation", "--outdir", out, src, timeout=600)
     return out
 
 
@@ -59,6 +68,10 @@ def test_wheel_holds_the_core_and_the_builder_only(dist):
     assert any(n.startswith("s2s_arena/judging/prompts/") for n in names)
     assert sum(n.startswith("s2s_arena_dataset/tasks/") and n.endswith(".yaml") for n in names) > 10
     assert not [n for n in names if n.startswith(("space/", "tests/", "s2s_arena_metric/")) or "__pycache__" in n]
+    # every module and data file of the two packages is in the wheel
+    shipped = [str(p.relative_to(REPO)) for top in ("s2s_arena", "s2s_arena_dataset") for p in (REPO / top).rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".yaml")]
+    assert not sorted(set(shipped) - set(names)), sorted(set(shipped) - set(names))[:10]
     dist_info = next(t for t in tops if t.endswith(".dist-info"))
     assert f"{dist_info}/licenses/LICENSE" in names
 
