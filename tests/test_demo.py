@@ -22,8 +22,12 @@ def test_demo_builds_judges_and_ranks_then_resumes(tmp_path, capsys):
     for system in ("reference", "flat", "off_topic", "echo"):
         assert (run / "responses" / system / "system.json").is_file()
     rows = [json.loads(line) for line in (run / "verdicts.jsonl").read_text().splitlines()]
-    # 6 system pairs x 8 samples x 2 orders.
-    assert len(rows) == 6 * 8 * 2
+    # 6 system pairs x the samples of the main set (8 planned; QA or the intelligibility gate may drop one) x 2 orders.
+    from s2s_arena.benchmark import load_benchmark
+
+    n_samples = len(load_benchmark(run / "data", decode_audio=False))
+    assert 6 <= n_samples <= 8
+    assert len(rows) == 6 * n_samples * 2
     assert {r["order"] for r in rows} == {"ab", "ba"}
     assert (run / "plots" / "leaderboard_rating.png").stat().st_size > 0
     table = [line for line in out.splitlines() if line.startswith("| ") and "rank" not in line]
@@ -40,4 +44,4 @@ def test_demo_builds_judges_and_ranks_then_resumes(tmp_path, capsys):
     again = capsys.readouterr().out
     assert "0 rendered now" in again
     assert "0 judged" in again
-    assert len((run / "verdicts.jsonl").read_text().splitlines()) == 6 * 8 * 2
+    assert len((run / "verdicts.jsonl").read_text().splitlines()) == 6 * n_samples * 2
