@@ -25,7 +25,6 @@ The reason string lists every number used.
 from __future__ import annotations
 
 import math
-import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +35,8 @@ from s2s_arena import audio as audio_mod
 from s2s_arena import prosody
 from s2s_arena.schema import Sample
 
+from ..content import word_f1
+from ..content import words as _words
 from ..feature_rules import load_rules
 from .base import Judge, Judgement, PairInput
 
@@ -85,24 +86,6 @@ def _finite(v: float) -> float:
 
 def _fmt(v: float, nd: int = 2) -> str:
     return "nan" if v is None or not math.isfinite(v) else f"{v:.{nd}f}"
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", (text or "").lower())
-
-
-def word_f1(hyp: str, ref: str) -> float:
-    """Bag-of-words F1 between a transcript and a reference text (0 when either is empty)."""
-    h, r = _words(hyp), _words(ref)
-    if not h or not r:
-        return 0.0
-    from collections import Counter
-
-    common = sum((Counter(h) & Counter(r)).values())
-    if common == 0:
-        return 0.0
-    p, rc = common / len(h), common / len(r)
-    return 2 * p * rc / (p + rc)
 
 
 def content_compliance(transcript: str, sample: Sample) -> float:
