@@ -29,16 +29,8 @@ EDGE_SILENCE_S = 0.2
 
 
 def supports(cues: Mapping[str, Any], language: str) -> bool:
-    if str(language).lower() not in LANGUAGES:
-        return False
-    langs = cues.get("language")
-    if langs is not None and any(str(v).lower() not in LANGUAGES for v in (langs if isinstance(langs, list) else [langs])):
-        return False
-    for attr, bad in UNSUPPORTED_CUES.items():
-        v = cues.get(attr)
-        if v is not None and (bad is None or any(x in bad for x in (v if isinstance(v, list) else [v]))):
-            return False
-    return True
+    """Whether the Kokoro Japanese voices can render an instruction with these cues in this language."""
+    return planning.renders_cues(cues, language, LANGUAGES, UNSUPPORTED_CUES)
 
 
 def is_available() -> bool:

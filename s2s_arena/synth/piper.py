@@ -65,19 +65,7 @@ TREMOR_HZ = {"elderly": 5.0, "fearful": 6.5}
 
 def supports(cues: Mapping[str, Any], language: str) -> bool:
     """Whether Piper can render an instruction with these cues in this language."""
-    if str(language).lower() not in LANGUAGES:
-        return False
-    langs = cues.get("language")
-    if langs is not None and any(str(v).lower() not in LANGUAGES for v in (langs if isinstance(langs, list) else [langs])):
-        return False
-    for attr, bad in UNSUPPORTED_CUES.items():
-        v = cues.get(attr)
-        if v is None:
-            continue
-        values = v if isinstance(v, list) else [v]
-        if bad is None or any(x in bad for x in values):
-            return False
-    return True
+    return planning.renders_cues(cues, language, LANGUAGES, UNSUPPORTED_CUES)
 
 
 def speaker_for(*, gender: str | None, age: str | None, seed: int | None) -> Speaker:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from s2s_arena.errors import ConfigError
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from s2s_arena.schema import PART_SEPARATOR as SEGMENT_SEPARATOR
 from s2s_arena.schema import validate_attributes
@@ -203,3 +203,21 @@ def make_plan(text: str, language: str = "en", attributes: dict[str, Any] | None
     if attrs.get("noise") is not None:
         unsupported.append("noise/snr_db are mixed in by the augmentation stage, not by synthesis")
     return Plan(segs, approx, unsupported)
+
+
+def renders_cues(cues: Mapping[str, Any], language: str, languages: Sequence[str],
+                 unsupported: Mapping[str, Sequence[str] | None]) -> bool:
+    """Whether a voice that speaks ``languages`` and cannot render ``unsupported`` (attribute -> the values it
+    cannot do, None for any value) can render an instruction with these cues in this language."""
+    if str(language).lower() not in languages:
+        return False
+    langs = cues.get("language")
+    if langs is not None and any(str(v).lower() not in languages for v in (langs if isinstance(langs, list) else [langs])):
+        return False
+    for attr, bad in unsupported.items():
+        v = cues.get(attr)
+        if v is None:
+            continue
+        if bad is None or any(x in bad for x in (v if isinstance(v, list) else [v])):
+            return False
+    return True
