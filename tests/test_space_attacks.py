@@ -189,6 +189,7 @@ def test_a_parallel_listener_favouring_one_system_is_flagged_and_left_out_of_the
     assert len(script_votes) == 30 and snap["n_counted"] == 38
     flagged_script = [v for v in script_votes if v in flags]
     assert len(flagged_script) >= 29  # the first vote overlaps nothing; every later one overlaps its predecessor
-    assert all("parallel" in flags[v] for v in flagged_script)
+    # every vote after the first overlaps its predecessor; the first may be flagged for its bias alone
+    assert sum("parallel" in flags[v] for v in flagged_script) >= 29
     assert snap["n_flagged"] == len(flagged_script)  # the honest visitors are not touched
     assert sum(r["n"] for r in snap["human_board"]) == 2 * (38 - len(flagged_script))
