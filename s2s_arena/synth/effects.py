@@ -93,4 +93,31 @@ def soft_limit(x: np.ndarray, knee: float = LIMIT_AT) -> np.ndarray:
     return y
 
 
-__all__ = ["change_voice", "median_f0", "soft_limit", "tilt", "tremor"]
+EDGE_SILENCE_S = 0.2  # before and after the speech, as a recording would have
+
+
+class SegmentTrack:
+    """How every backend lays out a rendering: edge silence, the segments with a pause between them, edge
+    silence; ``add`` returns each segment's start and end (s) for the metadata."""
+
+    def __init__(self, sr: int, pause_s: float, edge_s: float = EDGE_SILENCE_S) -> None:
+        self.sr = sr
+        self._edge = np.zeros(int(edge_s * sr), np.float32)
+        self._gap = np.zeros(int(pause_s * sr), np.float32)
+        self._pieces = [self._edge]
+        self.t = self._edge.shape[0] / sr
+
+    def add(self, x: np.ndarray) -> tuple[float, float]:
+        if len(self._pieces) > 1:
+            self._pieces.append(self._gap)
+            self.t += self._gap.shape[0] / self.sr
+        self._pieces.append(x)
+        start = self.t
+        self.t += x.shape[0] / self.sr
+        return start, self.t
+
+    def audio(self) -> np.ndarray:
+        return np.concatenate(self._pieces + [self._edge]).astype(np.float32)
+
+
+__all__ = ["EDGE_SILENCE_S", "SegmentTrack", "change_voice", "median_f0", "soft_limit", "tilt", "tremor"]

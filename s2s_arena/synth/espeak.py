@@ -30,7 +30,6 @@ TIMEOUT_S = 120
 EMPHASIS_PITCH_ST = 4.0
 EMPHASIS_VOLUME = "+6dB"
 EMPHASIS_RATE = "80%"
-EDGE_SILENCE_S = 0.2  # before and after the speech, as a recording would have
 BREATH_DB = -6.0  # aspiration noise level re the voice, for breathy voice
 # eSpeak NG clamps its pitch parameter: SSML pitch above about +100% (~ +9.5 st over the variant's
 # own pitch) is ignored, so a child at +6 st asked for "high" could only gain what was left and,
@@ -213,12 +212,8 @@ class EspeakSynthesizer:
         """
         plan = planning.make_plan(text, language, attributes, rate=rate, pitch=pitch)
         notes = list(plan.unsupported)
-        pieces: list[np.ndarray] = []
+        track = effects.SegmentTrack(audio.SAMPLE_RATE, planning.SEGMENT_PAUSE_S)
         segments_meta = []
-        gap = np.zeros(int(planning.SEGMENT_PAUSE_S * audio.SAMPLE_RATE), np.float32)
-        edge = np.zeros(int(EDGE_SILENCE_S * audio.SAMPLE_RATE), np.float32)
-        pieces.append(edge)
-        t = edge.shape[0] / audio.SAMPLE_RATE
         voices_used = []
         for seg in plan.segments:
             v = self._voice_for(seg, voice, seed, notes)
@@ -233,23 +228,17 @@ class EspeakSynthesizer:
             x = effects.tilt(x, audio.SAMPLE_RATE, seg.tilt_db)
             x = audio.normalize_loudness(x, audio.SAMPLE_RATE, seg.target_lufs, peak_ceiling=10.0)
             x = effects.soft_limit(x)
-            if len(pieces) > 1:
-                pieces.append(gap)
-                t += gap.shape[0] / audio.SAMPLE_RATE
-            pieces.append(x)
-            dur = x.shape[0] / audio.SAMPLE_RATE
+            start, end = track.add(x)
             segments_meta.append({
-                "index": seg.index, "text": seg.text, "voice": v, "start_s": round(t, 3),
-                "end_s": round(t + dur, 3), "wpm": wpm, "pitch_st": round(seg.pitch_st, 2),
+                "index": seg.index, "text": seg.text, "voice": v, "start_s": round(start, 3),
+                "end_s": round(end, 3), "wpm": wpm, "pitch_st": round(seg.pitch_st, 2),
                 "range_scale": round(seg.range_scale, 2), "tract_st": round(seg.tract_st, 2),
                 "target_lufs": round(seg.target_lufs, 1),
                 "voice_quality": seg.voice_quality, "emotion": seg.emotion, "emphasis": seg.emphasis,
                 "pause_after_words": seg.pause_after, "ssml": ssml,
             })
             voices_used.append(v)
-            t += dur
-        pieces.append(edge)
-        y = np.concatenate(pieces).astype(np.float32)
+        y = track.audio()
         if not np.all(np.isfinite(y)) or y.size == 0:
             raise SynthError(f"{BINARY}: rendered invalid audio for {text[:60]!r}")
         spoken = f" {planning.SEGMENT_SEPARATOR} ".join(s.text for s in plan.segments)

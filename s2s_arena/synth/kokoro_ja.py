@@ -25,7 +25,6 @@ VOICES = {"jf_alpha": ("female", "adult"), "jf_gongitsune": ("female", "adult"),
           "jf_tebukuro": ("female", "adult"), "jm_kumo": ("male", "adult")}
 UNSUPPORTED_CUES = {"voice_quality": ("whisper", "breathy", "creaky"), "emphasis": None, "accent": None,
                     "style": ("singing",), "speaker_age": ("child", "elderly")}
-EDGE_SILENCE_S = 0.2
 
 
 def supports(cues: Mapping[str, Any], language: str) -> bool:
@@ -87,10 +86,9 @@ class KokoroJaSynthesizer:
 
             name = fits[0] if seed is None else random.Random(seed).choice(fits)
         sr = audio.SAMPLE_RATE
-        edge = np.zeros(int(EDGE_SILENCE_S * sr), np.float32)
-        gap = np.zeros(int(planning.SEGMENT_PAUSE_S * sr), np.float32)
+        track = effects.SegmentTrack(sr, planning.SEGMENT_PAUSE_S)
         pause = np.zeros(int(planning.PAUSE_MS / 1000 * sr), np.float32)
-        pieces, meta = [edge], []
+        meta = []
         for seg in plan.segments:
             words = seg.words
             cuts = [i + 1 for i in seg.pause_after] + [len(words)]
@@ -109,13 +107,10 @@ class KokoroJaSynthesizer:
                 x = effects.tremor(x, sr, 6.5, seg.tremor_depth)
             x = effects.tilt(x, sr, seg.tilt_db)
             x = effects.soft_limit(audio.normalize_loudness(x, sr, seg.target_lufs, peak_ceiling=10.0))
-            if len(pieces) > 1:
-                pieces.append(gap)
-            pieces.append(x)
+            track.add(x)
             meta.append({"index": seg.index, "text": seg.text, "voice": f"kokoro:{name}", "rate": round(seg.rate, 3),
                          "pitch_st": round(seg.pitch_st, 2), "target_lufs": round(seg.target_lufs, 1)})
-        pieces.append(edge)
-        y = np.concatenate(pieces).astype(np.float32)
+        y = track.audio()
         spoken = f" {planning.SEGMENT_SEPARATOR} ".join(s.text for s in plan.segments)
         return SynthResult(audio=y, sr=sr, text=spoken, voice=f"kokoro:{name}",
                            meta={"backend": self.name, "version": self.version, "seed": seed, "attributes": dict(attrs),

