@@ -30,6 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     add_list_argument(p, "--classes", metavar="CLASS", default=None,
                       help="derived classes to add (default all): " + ", ".join(CLASSES) + "; 'none' for none")
+    p.add_argument("--batch-pairs", type=int, default=None,
+                   help="labelled pairs per judge call (default 24): the feature judge recognises a call's "
+                        "clips together; rows are saved after every batch, so a killed run resumes")
+    p.add_argument("--workers", type=int, default=1,
+                   help="feature judge: processes measuring a batch's clips (default 1; same verdicts)")
     p.add_argument("--no-render", action="store_true", help="do not render missing reference responses; judge what is there")
     p.add_argument("--cache", default=None, help="verdict cache folder (default: none, so figures are fresh)")
 
@@ -48,10 +53,21 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--limit: expected a positive number of samples, got {args.limit}")
     out = Path(args.out or f"runs/calibration-{re.sub(r'[^A-Za-z0-9._+-]+', '-', args.judge)}")
     resp = Path(args.responses) if args.responses else out / "responses"
-    options = {"asr": args.asr} if args.asr else {}
-    if args.asr and not args.judge.startswith(("feature", "hybrid")):
-        raise CommandError(f"--asr applies to the feature and hybrid judges, not {args.judge!r}")
+    if args.batch_pairs is not None and args.batch_pairs < 1:
+        raise CommandError(f"--batch-pairs: expected a positive number of pairs, got {args.batch_pairs}")
+    if args.workers < 1:
+        raise CommandError(f"--workers: expected a positive number of processes, got {args.workers}")
+    options: dict = {"asr": args.asr} if args.asr else {}
+    if args.workers > 1:
+        options["workers"] = args.workers
+    if options and not args.judge.startswith(("feature", "hybrid")):
+        raise CommandError(f"--asr and --workers apply to the feature and hybrid judges, not {args.judge!r}")
+    if args.judge.startswith("hybrid") and options:
+        options = {"feature_options": options}  # the hybrid judge's own feature judge takes them
     judge = get_judge(args.judge, **options)
+    from s2s_arena.judging.calibration import BATCH_PAIRS
+
+    batch = {"batch_pairs": args.batch_pairs or BATCH_PAIRS}
     samples = load_benchmark(args.data, levels=args.levels, limit=args.limit)
     if not samples:
         raise CommandError(f"{args.data}: no samples (levels {args.levels or 'all'})")
@@ -71,13 +87,13 @@ def run(args: argparse.Namespace) -> int:
             reports = {}
             for voice in dict.fromkeys(args.voices):
                 reports[voice] = run_calibration(judge, samples, resp / voice, out / voice, render=not args.no_render,
-                                                 seed=args.seed, synth=voice, cache=cache, classes=classes)
+                                                 seed=args.seed, synth=voice, cache=cache, classes=classes, **batch)
             table = voice_family_table(reports, judge.name)
             atomic_write_bytes(out / "calibration.md", table.encode())
             atomic_write_bytes(out / "calibration.json", (json.dumps(reports, indent=2, default=str) + "\n").encode())
         else:
             report = run_calibration(judge, samples, resp, out, render=not args.no_render, seed=args.seed,
-                                     synth=args.synth, cache=cache, classes=classes)
+                                     synth=args.synth, cache=cache, classes=classes, **batch)
     finally:
         judge.close()
         if cache is not None:

@@ -312,65 +312,105 @@ def _read_done(path: Path, prompt_hash: str) -> dict[str, list[dict[str, Any]]]:
     return {k: v for k, v in done.items() if {r["order"] for r in v} == {"ab", "ba"}}
 
 
-def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[str, Any], out_dir: Path,
-                   *, cache: Any = None, progress: bool = True, synth: str = "espeak", seed: int = 0,
-                   samples: Sequence[Sample] = ()) -> list[dict[str, Any]]:
-    """Judge every pair in both orders, appending rows to ``out_dir/verdicts.jsonl`` (resumable)."""
-    from tqdm.auto import tqdm
+# Pairs per ``judge_pairs`` call. A sample's pairs share its reference clip and the judge recognises a
+# call's new clips together (``transcribe_many`` decodes up to 8 at once) and measures them in its worker
+# pool, so one pair per call left both idle; about a sample and a half per call fills several recogniser
+# batches, while a killed run loses at most one batch of work (rows are appended after every batch).
+BATCH_PAIRS = 24
 
-    from s2s_arena.audio import audio_hash
+
+def _pair_input(pair: LabelledPair, responses: dict[str, Any], judge: Judge, make_synth: Any, samples: Sequence[Sample],
+                index: dict[str, int], seed: int) -> tuple[Any, str]:
+    """The protocol's input for one labelled pair (derived responses made here) and its content key;
+    audio that cannot be read or derived gives an input that the protocol counts as invalid."""
+    from s2s_arena.audio import SAMPLE_RATE, audio_hash
     from s2s_arena.benchmark import instruction_audio
-
-    from .judges.base import stable_hash
-    from .protocol import Pair, judge_pairs
-
     from s2s_arena.systems.reference import _voice_seed, off_topic_source
 
+    from .judges.base import stable_hash
+    from .protocol import Pair
+
+    try:
+        a = responses[pair.system_a].audio(pair.sample.id)
+        if pair.kind == IDENTICAL:
+            b = a.copy()
+        elif pair.system_b in CLASSES:
+            synthesizer = make_synth() if pair.system_b in _SYNTH_CLASSES else None
+            other = ""
+            if pair.system_b == "wrong_facts" and pair.sample.id in index and len(samples) > 1:
+                other = off_topic_source(list(samples), index[pair.sample.id], seed).reference_response
+            b = derive_response(pair.system_b, pair.sample, a, SAMPLE_RATE, synth=synthesizer,
+                                voice_seed=_voice_seed(pair.sample, seed), other_text=other)
+        else:
+            b = responses[pair.system_b].audio(pair.sample.id)
+        instr = instruction_audio(pair.sample) if judge.listens_to_instruction else None
+        # Augmented variants of one seed share text and requirements, so their reference-system
+        # responses are often the same audio: the report also counts distinct pairs.
+        content_key = stable_hash([audio_hash(a), audio_hash(b), pair.sample.requirements])
+        return Pair(pair.sample, pair.system_a, pair.system_b, a, b, instr), content_key
+    except (ValueError, OSError, RuntimeError) as e:  # unreadable or underivable audio: invalid, counted
+        return Pair(pair.sample, pair.system_a, pair.system_b, None, None,
+                    error=f"could not read the responses: {e}"), pair.key
+
+
+_SYNTH_CLASSES = ("non_answer", "other_language", "judge_note", "wrong_facts")
+
+
+def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[str, Any], out_dir: Path,
+                   *, cache: Any = None, progress: bool = True, synth: str = "espeak", seed: int = 0,
+                   samples: Sequence[Sample] = (), batch_pairs: int = BATCH_PAIRS) -> list[dict[str, Any]]:
+    """Judge every pair in both orders, ``batch_pairs`` pairs per judge call, appending each batch's
+    rows to ``out_dir/verdicts.jsonl`` (resumable: pairs with both orders there are not judged again).
+    Rows come back in pair order; the verdicts do not depend on ``batch_pairs``."""
+    from tqdm.auto import tqdm
+
+    from s2s_arena.engine import progress as engine_progress
+
+    from .protocol import judge_pairs
+
+    if batch_pairs < 1:
+        raise ValueError(f"batch_pairs: expected >= 1, got {batch_pairs}")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / VERDICTS_FILE
-    synthesizer: Any = None
+    synthesizer: list[Any] = []
+
+    def make_synth() -> Any:
+        if not synthesizer:
+            from s2s_arena.synth import get_synthesizer
+
+            synthesizer.append(get_synthesizer(synth))
+        return synthesizer[0]
+
     index = {s.id: i for i, s in enumerate(samples)}
     done = _read_done(path, judge.config_hash())
-    rows: list[dict[str, Any]] = []
-    for pair in tqdm(pairs, desc=f"calibrating ({judge.name})", unit="pair", disable=not progress):
+    by_pair: list[list[dict[str, Any]]] = [[] for _ in pairs]
+    pending: list[int] = []
+    for i, pair in enumerate(pairs):
         if pair.key in done:
             by_order = {r["order"]: r for r in done[pair.key]}
-            rows.extend([by_order["ab"], by_order["ba"]])
-            continue
-        try:
-            a = responses[pair.system_a].audio(pair.sample.id)
-            if pair.kind == IDENTICAL:
-                b = a.copy()
-            elif pair.system_b in CLASSES:
-                if synthesizer is None and pair.system_b in ("non_answer", "other_language", "judge_note", "wrong_facts"):
-                    from s2s_arena.synth import get_synthesizer
-
-                    synthesizer = get_synthesizer(synth)
-                other = ""
-                if pair.system_b == "wrong_facts" and pair.sample.id in index and len(samples) > 1:
-                    other = off_topic_source(list(samples), index[pair.sample.id], seed).reference_response
-                from s2s_arena.audio import SAMPLE_RATE
-
-                b = derive_response(pair.system_b, pair.sample, a, SAMPLE_RATE, synth=synthesizer,
-                                    voice_seed=_voice_seed(pair.sample, seed), other_text=other)
-            else:
-                b = responses[pair.system_b].audio(pair.sample.id)
-            instr = instruction_audio(pair.sample) if judge.listens_to_instruction else None
-            # Augmented variants of one seed share text and requirements, so their reference-system
-            # responses are often the same audio: the report also counts distinct pairs.
-            content_key = stable_hash([audio_hash(a), audio_hash(b), pair.sample.requirements])
-            item = Pair(pair.sample, pair.system_a, pair.system_b, a, b, instr)
-        except (ValueError, OSError, RuntimeError) as e:  # unreadable or underivable audio: invalid, counted
-            item = Pair(pair.sample, pair.system_a, pair.system_b, None, None, error=f"could not read the responses: {e}")
-            content_key = pair.key
-        # The benchmark's own protocol (both orders, cache, contained judge errors); identical pairs
-        # are put to the judge, since tying them by itself is what this control measures.
-        judged: dict[int, dict] = {}
-        verdicts = judge_pairs(judge, [item], cache=cache, tie_identical=False, judgements_out=judged)
-        new_rows = [_row(v, pair, judged[0][v.order].meta, content_key) for v in verdicts]
-        append_jsonl(path, new_rows)
-        rows.extend(new_rows)
-    return rows
+            by_pair[i] = [by_order["ab"], by_order["ba"]]
+        else:
+            pending.append(i)
+    with tqdm(total=len(pairs), desc=f"calibrating ({judge.name})", unit="pair", disable=not progress) as bar:
+        bar.update(len(pairs) - len(pending))
+        for b0 in range(0, len(pending), batch_pairs):
+            batch = pending[b0:b0 + batch_pairs]
+            made = [_pair_input(pairs[i], responses, judge, make_synth, samples, index, seed) for i in batch]
+            # The benchmark's own protocol (both orders, cache, contained judge errors), the whole batch
+            # in one judge call; identical pairs are put to the judge, since tying them by itself is
+            # what this control measures.
+            judged: dict[int, dict] = {}
+            with engine_progress(False):  # the bar above counts pairs; an inner one per batch is noise
+                verdicts = judge_pairs(judge, [item for item, _ in made], cache=cache, tie_identical=False,
+                                       judgements_out=judged, batch_size=2 * len(made))
+            new_rows = []
+            for k, i in enumerate(batch):
+                rows_k = [_row(v, pairs[i], judged[k][v.order].meta, made[k][1]) for v in verdicts[2 * k:2 * k + 2]]
+                by_pair[i] = rows_k
+                new_rows.extend(rows_k)
+            append_jsonl(path, new_rows)
+            bar.update(len(batch))
+    return [r for rows in by_pair for r in rows]
 
 
 # --- scoring ------------------------------------------------------------------------------------------
@@ -593,9 +633,11 @@ def voice_family_table(reports: dict[str, dict[str, Any]], judge_name: str = "")
 # --- the whole run ------------------------------------------------------------------------------------
 def run_calibration(judge: Judge, samples: Sequence[Sample], resp_dir: str | Path, out_dir: str | Path, *,
                     render: bool = True, seed: int = 0, synth: str = "espeak", cache: Any = None,
-                    progress: bool = True, classes: Sequence[str] = tuple(CLASSES)) -> dict[str, Any]:
-    """Render the reference systems (resumable) if asked, judge the labelled pairs, write
-    ``calibration.json``, ``calibration.md``, ``verdicts.jsonl`` and ``manifest.json`` into ``out_dir``."""
+                    progress: bool = True, classes: Sequence[str] = tuple(CLASSES),
+                    batch_pairs: int = BATCH_PAIRS) -> dict[str, Any]:
+    """Render the reference systems (resumable) if asked, judge the labelled pairs (``batch_pairs`` per
+    judge call), write ``calibration.json``, ``calibration.md``, ``verdicts.jsonl`` and ``manifest.json``
+    into ``out_dir``."""
     from s2s_arena import __version__
     from s2s_arena.audio import atomic_write_bytes
     from s2s_arena.responses import load_responses
@@ -614,7 +656,7 @@ def run_calibration(judge: Judge, samples: Sequence[Sample], resp_dir: str | Pat
         raise ConfigError(f"calibration classes: unknown {', '.join(unknown)}; known: {', '.join(CLASSES)}")
     pairs, missing = labelled_pairs(samples, available, classes)
     rows = judge_labelled(judge, pairs, responses, out_dir, cache=cache, progress=progress, synth=synth,
-                          seed=seed, samples=samples)
+                          seed=seed, samples=samples, batch_pairs=batch_pairs)
     report = score(rows, missing)
     report["judge"] = {"name": judge.name, "version": judge.version, "config_hash": judge.config_hash()}
     report["n_samples"] = len(samples)
@@ -626,6 +668,7 @@ def run_calibration(judge: Judge, samples: Sequence[Sample], resp_dir: str | Pat
     manifest = {"what": "judge calibration on reference-system pairs (s2s-arena calibrate)",
                 "judge": report["judge"], "responses": str(resp_dir), "seed": seed, "synth": synth,
                 "n_samples": len(samples), "n_pairs": len(pairs), "n_missing_pairs": len(missing),
+                "batch_pairs": batch_pairs,
                 "s2s_arena_version": __version__, "wall_s": round(time.time() - t0, 1)}
     atomic_write_bytes(out_dir / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
     return report
