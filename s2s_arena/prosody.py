@@ -658,3 +658,207 @@ def measure_segments(x: Any, sr: int, n: int, *, text: str | None = None, where:
 def segment_rates(x: Any, sr: int, k: int, *, text: str | None = None) -> list[float]:
     """Speaking rate (syllables/s) of each of ``k`` consecutive segments (see measure_segments)."""
     return [s.speaking_rate_sps for s in measure_segments(x, sr, k, text=text)]
+
+
+# --- word prominence (emphasis) ---------------------------------------------------------------------
+@dataclass
+class WordProminence:
+    """How far one required word stands out from the other words of the same response.
+
+    Each cue is the word's value minus the median of the other words' (the words that are not a
+    required word): RMS level of its speech frames (dB), its F0 peak (90th percentile of its voiced
+    frames, semitones) and log2 of its duration per syllable (speech frames inside the recogniser's
+    word span). ``prominence`` averages the available cues, each divided by its jnd and capped."""
+
+    word: str  # the required word
+    heard: str  # the transcript word it was found as
+    match: str  # exact | number | similar
+    start_s: float
+    end_s: float
+    loudness_db: float
+    f0_st: float
+    duration_log2: float
+    prominence: float
+
+    def text(self) -> str:
+        dur = f"x{2 ** self.duration_log2:.2f}" if math.isfinite(self.duration_log2) else "nan"
+        heard = "" if self.match == "exact" else f" (heard {self.heard!r}, {self.match})"
+        f = (lambda v, nd=1: "nan" if not math.isfinite(v) else f"{v:+.{nd}f}")
+        return (f"{self.word!r}{heard} at {self.start_s:.2f}-{self.end_s:.2f} s: {f(self.loudness_db)} dB, "
+                f"{f(self.f0_st)} st, {dur} duration/syllable -> {f(self.prominence, 2)} jnd")
+
+
+_ONES_EN = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+            "sixteen seventeen eighteen nineteen").split()
+_TENS_EN = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty", 6: "sixty", 7: "seventy", 8: "eighty", 9: "ninety"}
+_ORDINAL_EN = {"first": "one", "second": "two", "third": "three", "fifth": "five", "eighth": "eight",
+               "ninth": "nine", "twelfth": "twelve"}
+
+
+def _spoken_number(n: int) -> list[str]:
+    """An integer below a million as English words ("180" -> one hundred eighty)."""
+    if n < 20:
+        return [_ONES_EN[n]]
+    if n < 100:
+        return [_TENS_EN[n // 10]] + ([_ONES_EN[n % 10]] if n % 10 else [])
+    if n < 1000:
+        return [_ONES_EN[n // 100], "hundred"] + (_spoken_number(n % 100) if n % 100 else [])
+    return _spoken_number(n // 1000) + ["thousand"] + (_spoken_number(n % 1000) if n % 1000 else [])
+
+
+def _cardinal_words(word: str) -> list[str]:
+    """An English number word as cardinal words ("twenty-second" -> twenty two); [] when it is none."""
+    out = []
+    for part in word.split("-"):
+        p = _ORDINAL_EN.get(part, part)
+        if p not in _ONES_EN and p not in _TENS_EN.values():
+            p = p[:-4] + "y" if p.endswith("ieth") else (p[:-2] if p.endswith("th") else p)
+        if p not in _ONES_EN and p not in _TENS_EN.values():
+            return []
+        out.append(p)
+    return out
+
+
+def _norm_token(w: str) -> str:
+    w = unicodedata.normalize("NFKC", w).lower()
+    return re.sub(r"[^\w'-]+", "", w).strip("'-")
+
+
+def _token_syllables(word: str, language: str | None) -> int | None:
+    """Syllables of a recognised word; a number in digits ("80", "15th") as its English words, so "2"
+    and "two" measure alike; None for other tokens with digits."""
+    m = re.fullmatch(r"(\d{1,6})(st|nd|rd|th)?", _norm_token(word))
+    if m:
+        return sum(word_syllables(w, "en") or 1 for w in _spoken_number(int(m.group(1))))
+    return None if any(ch.isdigit() for ch in word) else word_syllables(word, language)
+
+
+def find_word(target: str, heard: list[str]) -> tuple[list[int], str]:
+    """Where ``target`` occurs among recognised words: (indices, how it matched). Exact (case and
+    punctuation aside); else a number the recogniser wrote in digits ("eighty" in "180", "fifteenth"
+    as "15th"); else words that sound alike as spelled (difflib ratio >= 0.75, or one word the
+    other's start with 4+ letters: "stop" for "stopped"), the closest only. ([], "") when absent."""
+    t = _norm_token(target)
+    toks = [_norm_token(w) for w in heard]
+    hits = [i for i, w in enumerate(toks) if w and (w == t or w.replace("-", "") == t.replace("-", ""))]
+    if hits:
+        return hits, "exact"
+    card = _cardinal_words(t)
+    if card:
+        k = len(card)
+        for i, w in enumerate(toks):
+            groups = re.findall(r"\d+", w)
+            spoken = [s for g in groups if len(g) < 7 for s in _spoken_number(int(g))]
+            if any(spoken[j:j + k] == card for j in range(len(spoken) - k + 1)):
+                hits.append(i)
+        if hits:
+            return hits, "number"
+    from difflib import SequenceMatcher
+
+    scores = []
+    for i, w in enumerate(toks):
+        if not w or any(ch.isdigit() for ch in w):
+            continue
+        r = SequenceMatcher(None, t, w).ratio()
+        short, long_ = sorted((t, w), key=len)
+        if r >= 0.75 or (len(short) >= 4 and long_.startswith(short)):
+            scores.append((r, i))
+    if not scores:
+        return [], ""
+    best = max(r for r, _ in scores)
+    return [i for r, i in scores if r == best], "similar"
+
+
+def word_prominence(x: Any, sr: int, words: Any, targets: list[str], *, language: str | None = None,
+                    analysis: Analysis | None = None, jnd_db: float = 2.0, jnd_st: float = 1.5,
+                    jnd_duration: float = 0.3, cap: float = 4.0,
+                    where: str = "audio") -> list[WordProminence | None]:
+    """How much each of ``targets`` (the required words, in order) stands out in the clip, from word
+    timings ``words`` = [(word, start_s, end_s, probability), ...] (a recogniser's).
+
+    A word that occurs more than once is taken where it stands out most; in a sequence of required
+    words each is looked for after the previous one (``[red, him]``: "RED ... HIM"), else anywhere.
+    None for a target not heard, or when fewer than two other words can be measured."""
+    x, t = _analysis_for(x, sr, where, analysis)
+    words = [(str(w[0]), float(w[1]), float(w[2])) for w in words]
+    n = t.db.shape[0]
+    cues = np.full((len(words), 3), np.nan)
+    for i, (w, s, e) in enumerate(words):
+        a = max(0, int(round((s - WIN_S / 2) / HOP_S)))
+        b = min(n, int(round((e - WIN_S / 2) / HOP_S)))
+        fr = np.arange(a, b)
+        fr = fr[t.speech[fr]] if fr.size else fr
+        if fr.size < 3:  # under 30 ms of speech: nothing to measure
+            continue
+        cues[i, 0] = 10 * np.log10(np.mean(np.power(10.0, t.db[fr] / 10)))
+        v = t.f0[fr]
+        v = v[v > 0]
+        if v.size >= 3:
+            cues[i, 1] = float(np.percentile(_semitones(v), 90))
+        syl = _token_syllables(w, language)
+        if syl:
+            cues[i, 2] = math.log2(fr.size * HOP_S / syl)
+    found = [find_word(tg, [w for w, _, _ in words]) for tg in targets]
+    taken = {i for idx, _ in found for i in idx}
+    base = [i for i in range(len(words)) if i not in taken]
+    med = np.full(3, np.nan)
+    for c in range(3):
+        vals = cues[base, c]
+        vals = vals[np.isfinite(vals)]
+        if vals.size >= 2:
+            med[c] = float(np.median(vals))
+    jnds = np.array([jnd_db, jnd_st, jnd_duration])
+
+    def score(i: int) -> tuple[float, np.ndarray]:
+        rel = cues[i] - med
+        ok = np.isfinite(rel)
+        return (float(np.mean(np.clip(rel[ok] / jnds[ok], -cap, cap))) if ok.any() else math.nan), rel
+
+    scored = [{i: sc for i in idx if math.isfinite((sc := score(i))[0])} for idx, _ in found]
+    pick = _ordered_pick([sorted(c) for c in scored], [{i: c[i][0] for i in c} for c in scored])
+    out: list[WordProminence | None] = []
+    for tg, (_, how), cands, i in zip(targets, found, scored, pick):
+        if i is None:
+            out.append(None)
+            continue
+        p, rel = cands[i]
+        w, s, e = words[i]
+        out.append(WordProminence(tg, w, how, round(s, 3), round(e, 3), float(rel[0]), float(rel[1]),
+                                  float(rel[2]), p))
+    return out
+
+
+def part_spans(x: Any, sr: int, n: int, *, analysis: Analysis | None = None,
+               where: str = "audio") -> list[tuple[int, int]]:
+    """Sample ranges of ``n`` consecutive parts of a clip (the parts :func:`measure_segments`
+    measures: cut in the ``n - 1`` longest pauses), each cut in the middle of its pause, so that
+    together they cover the clip. A response that says a sentence twice is recognised part by part:
+    Whisper, decoding with timestamps, drops a sentence that repeats the previous one."""
+    x, t = _analysis_for(x, sr, where, analysis)
+    if n <= 1 or not t.speech.any():
+        return [(0, x.shape[0])]
+    hop, win = int(round(HOP_S * t.sr)), int(round(WIN_S * t.sr))
+    bounds = _segment_bounds(t, n)
+    cuts = [int((b0 * hop + win + a1 * hop) // 2) for (_, b0), (a1, _) in zip(bounds[:-1], bounds[1:])]
+    edges = [0] + [min(max(c, 0), x.shape[0]) for c in cuts] + [x.shape[0]]
+    return [(edges[k], edges[k + 1]) for k in range(n)]
+
+
+def _ordered_pick(cands: list[list[int]], value: list[dict[int, float]]) -> list[int | None]:
+    """One occurrence per required word: the in-order assignment (each word after the previous one's)
+    with the largest total prominence, so "RED ... HIM" scores for [red, him] and "HIM ... RED" does
+    not; when no in-order assignment exists (a word missing, or said in another order), each word's
+    most prominent occurrence. Ties go to the earlier occurrence."""
+    best: dict[int, tuple[float, list[int]]] = {-1: (0.0, [])}  # last index -> (total, picks)
+    for c, val in zip(cands, value):
+        nxt: dict[int, tuple[float, list[int]]] = {}
+        for last, (tot, picks) in best.items():
+            for i in c:
+                if i > last and (i not in nxt or tot + val[i] > nxt[i][0]):
+                    nxt[i] = (tot + val[i], picks + [i])
+        best = nxt
+        if not best:
+            break
+    if best:
+        return max(best.values(), key=lambda z: (z[0], [-i for i in z[1]]))[1]
+    return [max(c, key=lambda i: (val[i], -i)) if c else None for c, val in zip(cands, value)]

@@ -42,6 +42,8 @@ from .base import Judge, Judgement, PairInput
 
 _DIRECTION = {"slow": -1, "fast": 1, "low": -1, "high": 1, "quiet": -1, "loud": 1}
 _RANK = {"slow": 0, "normal": 1, "fast": 2}
+# Requirements that split a response into parts when given as a list (synth.plan.SEQUENCE_KEYS).
+_PART_SEQUENCES = ("speaking_rate", "pitch", "volume", "voice_quality", "emotion", "language")
 # Sequences measured part by part: attribute -> (Segment field, unit, label).
 _SEQUENCE_UNITS = {
     "speaking_rate": ("articulation_rate_sps", "syl/s", "articulation rate"),
@@ -62,6 +64,9 @@ class Measured:
     segment_fields: dict[int, frozenset[str]] = field(default_factory=dict)  # n parts -> fields measured
     transcript: str | None = None
     asr: Any = None  # the full s2s_arena.asr.Transcript (language, confidences) when there is one
+    # Word timings per sample range, asked for only when a sample requires emphasis ((): none heard).
+    word_timings: dict = field(default_factory=dict)
+    emphasis: dict = field(default_factory=dict)  # required words -> [prosody.WordProminence | None]
 
 
 @dataclass
@@ -240,6 +245,22 @@ def prominence_db(x: np.ndarray, sr: int) -> float:
     db = np.convolve(db, np.ones(10) / 10, mode="same")
     speech = db > db.max() - 30.0
     return float(db.max() - np.median(db[speech])) if speech.any() else math.nan
+
+
+def _emphasis_parts(sample: Sample, n_words: int) -> int:
+    """Into how many parts a response to ``sample`` falls for its emphases: a sequence of required
+    words one per part ("She gave him the RED book. | She gave HIM the red book.") when there are as
+    many words as parts (the reference's parts, the repetitions, another sequence), as the reference
+    system renders it (synth.plan); otherwise 1, all words in one stretch."""
+    from s2s_arena.schema import PART_SEPARATOR
+
+    reqs = sample.requirements or {}
+    n = len([p for p in (sample.reference_response or "").split(PART_SEPARATOR) if p.strip()])
+    reps = reqs.get("repetitions")
+    if isinstance(reps, int) and not isinstance(reps, bool):
+        n = max(n, reps)
+    n = max([n] + [len(v) for k, v in reqs.items() if k in _PART_SEQUENCES and isinstance(v, list)])
+    return n_words if n_words > 1 and n_words == n else 1
 
 
 def _measure_job(args: tuple) -> Measured:
@@ -558,12 +579,8 @@ class FeatureJudge(Judge):
                 add(attr, pc(da), pc(db), cfg["jnd"],
                     f"pauses={value!r} (want {want} >= {cfg['min_pause_s']} s): A {len(da)} "
                     f"[{', '.join(_fmt(d) for d in da)}] vs B {len(db)} [{', '.join(_fmt(d) for d in db)}] s")
-            elif attr == "emphasis" and not (isinstance(value, list) and len(value) > 1):
-                cfg = A["emphasis"]
-                ca, cb = min(ma.prominence_db, cfg["cap"]), min(mb.prominence_db, cfg["cap"])
-                add(attr, ca, cb, cfg["jnd"],
-                    f"emphasis={_single(value)!r}: peak level above own median A {_fmt(ma.prominence_db, 1)} vs B "
-                    f"{_fmt(mb.prominence_db, 1)} dB (which word is stressed is not checked without a transcript)")
+            elif attr == "emphasis":
+                self._emphasis_evidence(item, ma, mb, value, A["emphasis"], add, abstained)
             elif attr == "repetitions":
                 if not isinstance(value, (int, float)) or isinstance(value, bool):
                     abstained.append(attr)
@@ -631,6 +648,88 @@ class FeatureJudge(Judge):
             else:
                 abstained.append(attr)
         return ev, abstained
+
+    def _emphasis_evidence(self, item: PairInput, ma: Measured, mb: Measured, value: Any, cfg: dict[str, Any],
+                           add: Any, abstained: list[str]) -> None:
+        """Emphasis on the required word(s): each word's prominence against the other words of the
+        same response (level, F0 peak, duration per syllable, in jnds; ``prosody.word_prominence``),
+        located with the recogniser's word timings; a sequence (``[red, him]``) scores the mean over
+        its words. Without word timings, or when a required word is not found in either response, a
+        single word falls back to the loudest 100 ms above the response's median level (which word
+        carries it is then not checked) and a sequence is not measured."""
+        from ..content import required_language
+
+        targets = [str(w) for w in (value if isinstance(value, list) else [value])]
+        wcfg = cfg.get("word")
+        lang = required_language(item.sample)
+        why = "no word timings (no recogniser installed)"
+        if wcfg and self._asr_spec:
+            parts = _emphasis_parts(item.sample, len(targets))
+            wa = self._emphasis_words(ma, item.audio_a, item.sr, targets, lang, wcfg, parts)
+            wb = self._emphasis_words(mb, item.audio_b, item.sr, targets, lang, wcfg, parts)
+            if wa is None or wb is None:
+                why = "the recogniser gives no word timings"
+            else:
+                missing = [f"{side} {tg!r} (heard {' '.join(w[0] for ws in m.word_timings.values() for w in ws)!r})"
+                           for side, ws, m in (("A", wa, ma), ("B", wb, mb)) for tg, w in zip(targets, ws) if w is None]
+                if not missing:
+                    ca = sum(w.prominence for w in wa) / len(wa)
+                    cb = sum(w.prominence for w in wb) / len(wb)
+                    how = "per part" if parts > 1 else "in order" if len(targets) > 1 else ""
+                    add("emphasis", ca, cb, wcfg["jnd"],
+                        f"emphasis={value!r} (word prominence from word timings{', ' + how if how else ''}, vs the "
+                        f"median of the other words): A {'; '.join(w.text() for w in wa)} vs B "
+                        f"{'; '.join(w.text() for w in wb)}" + (f"; mean A {ca:+.2f} vs B {cb:+.2f} jnd" if len(targets) > 1 else ""))
+                    return
+                why = "a required word not found or not measurable: " + ", ".join(missing)
+        if len(targets) > 1:  # which word carries which part cannot be told from the level alone
+            abstained.append("emphasis")
+            return
+        ca, cb = min(ma.prominence_db, cfg["cap"]), min(mb.prominence_db, cfg["cap"])
+        add("emphasis", ca, cb, cfg["jnd"],
+            f"emphasis={targets[0]!r} (acoustic fallback, {why}): peak level above own median A "
+            f"{_fmt(ma.prominence_db, 1)} vs B {_fmt(mb.prominence_db, 1)} dB (which word is stressed is not checked)")
+
+    def _emphasis_words(self, m: Measured, x: np.ndarray, sr: int, targets: list[str], language: str,
+                        wcfg: dict[str, Any], parts: int) -> list | None:
+        """Each required word's prominence in one response (cached on the clip, for both orders); with
+        ``parts`` > 1 word k is looked for in part k, measured against that part's other words. None
+        when the recogniser gives no word timings."""
+        import dataclasses
+
+        key = (tuple(targets), language, parts)
+        if key not in m.emphasis:
+            x = np.asarray(x, dtype=np.float32)
+            spans = prosody.part_spans(x, sr, parts, where="response") if parts > 1 else [(0, x.shape[0])]
+            groups = [targets] if parts == 1 else [[tg] for tg in targets]
+            out: list | None = []
+            for (a, b), tg in zip(spans, groups):
+                words = self._word_timings(m, x, sr, language, a, b)
+                if not words:
+                    out = None
+                    break
+                found = prosody.word_prominence(
+                    x[a:b], sr, words, tg, language=language, jnd_db=wcfg["jnd_db"], jnd_st=wcfg["jnd_st"],
+                    jnd_duration=wcfg["jnd_duration"], cap=wcfg["cue_cap"], where="response")
+                off = a / sr  # report times in the whole clip
+                out += [None if w is None else dataclasses.replace(
+                    w, start_s=round(w.start_s + off, 3), end_s=round(w.end_s + off, 3)) for w in found]
+            m.emphasis[key] = out
+        return m.emphasis[key]
+
+    def _word_timings(self, m: Measured, x: np.ndarray, sr: int, language: str, a: int, b: int) -> tuple:
+        """Word timings of samples [a, b) of a clip, asked for only here (a sample that requires
+        emphasis): the batched recognition gives none, and word alignment costs about a second decode.
+        Decoded in the required language (the required word is in it); the recogniser caches them by
+        audio hash."""
+        if (a, b) not in m.word_timings:
+            asr = self._asr_backend()
+            words: tuple = ()
+            if asr is not None and hasattr(asr, "transcribe_full") and b - a >= int(0.1 * sr):
+                t = asr.transcribe_full(x[a:b], sr, language=language, words=True)
+                words = tuple(t.words or ())
+            m.word_timings[(a, b)] = words
+        return m.word_timings[(a, b)]
 
     @staticmethod
     def _emotion_features(p: prosody.Prosody) -> dict[str, float]:
