@@ -79,7 +79,7 @@ def _check(rules: dict[str, Any], where: str) -> None:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise SchemaError(where, f"attributes.{name}.{k}", f"expected a number >= 0, got {v!r}")
-        for k in ("jnd", "jnd_lufs", "jnd_tilt"):
+        for k in ("jnd", "jnd_lufs", "jnd_tilt", "jnd_f0", "jnd_voicing"):
             if k in block and block[k] <= 0:
                 raise SchemaError(where, f"attributes.{name}.{k}", "must be > 0 (it divides differences)")
     if rules["decision"]["strong_at"] < rules["decision"]["tie_below"]:

@@ -3,9 +3,10 @@
 Each plan segment is one ``espeak-ng -m`` call (so segment boundaries are known exactly and a
 language change between segments is possible); segments are joined with a fixed pause. Rate goes
 through ``-s`` (words per minute), pitch and pitch range through SSML ``<prosody>``, pauses through
-``<break>``, emphasis through ``<emphasis>`` plus a local pitch/loudness boost. Loudness is set
-afterwards by scaling each segment to its target LUFS, which eSpeak's own amplitude cannot do
-without clipping. A child's shorter vocal tract (pitch and formants up together) is rendered by
+``<break>``, emphasis through ``<emphasis>`` plus a local pitch/loudness boost. Loud and quiet are
+vocal effort (plan.VOLUME_EFFORT: F0 through SSML, spectral tilt as a 1 kHz high shelf), not
+eSpeak's amplitude; each segment is then scaled to its target LUFS, which keeps only a moderate
+level difference. A child's shorter vocal tract (pitch and formants up together) is rendered by
 having eSpeak speak slower and playing the result back faster.
 """
 

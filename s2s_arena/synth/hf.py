@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from s2s_arena import audio
-from s2s_arena.synth import SynthError, SynthResult
+from s2s_arena.synth import SynthError, SynthResult, effects
 from s2s_arena.synth import plan as planning
 
 RENDERED = ("speaking_rate", "volume", "pauses", "repetitions", "language")
@@ -99,7 +99,8 @@ class HFSynthesizer:
                 if k:
                     chunk.append(pause)
                 chunk.append(audio.trim_silence(self._piece(part, seg.rate, seed), sr, pad_s=0.02))
-            x = np.concatenate(chunk)
+            # Vocal effort (loud/quiet, emotion) as spectral tilt; the model has no F0 control.
+            x = effects.tilt(np.concatenate(chunk), sr, seg.tilt_db)
             x = audio.normalize_loudness(x, sr, seg.target_lufs)
             if pieces:
                 pieces.append(gap)

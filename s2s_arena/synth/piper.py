@@ -9,8 +9,8 @@ speaking rate (``length_scale``); everything else in the plan is rendered around
   slower with a slow F0 tremor);
 * pitch shift and pitch range: Praat, relative to the speaker's own median F0;
 * pauses and sequence segments: text pieces synthesised separately and joined with silence;
-* loudness: each segment scaled to its target LUFS; vocal effort (emotion) as spectral tilt, fear
-  as tremor (``effects``).
+* loudness: each segment scaled to its target LUFS; vocal effort (loud/quiet and emotion) as F0 and
+  spectral tilt (plan.VOLUME_EFFORT), fear as tremor (``effects``).
 
 What Piper cannot do (whisper, breathy or creaky phonation, word emphasis, singing, accents, other
 languages) is reported in ``meta["unsupported"]``; :func:`supports` tells a caller beforehand so a

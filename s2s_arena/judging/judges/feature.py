@@ -545,19 +545,8 @@ class FeatureJudge(Judge):
                     f"pitch={value}: median F0 A {_fmt(pa.f0_median_st, 1)} vs B {_fmt(pb.f0_median_st, 1)} st re 100 Hz")
             elif attr == "volume" and _single(value) in _DIRECTION:
                 value = _single(value)
-                cfg, s = A["volume"], _DIRECTION[value]
-                # Tilt is a cue to vocal effort only in voiced speech: whisper is flat because its source
-                # is noise, not because it is loud. Without voicing in both, loudness decides alone.
-                use_tilt = min(_finite(pa.voiced_fraction), _finite(pb.voiced_fraction)) >= cfg["min_voiced_for_tilt"]
-
-                def vol(p: prosody.Prosody) -> float:
-                    tilt = -p.spectral_tilt_db / cfg["jnd_tilt"] if use_tilt else 0.0
-                    return s * (p.loudness_lufs / cfg["jnd_lufs"] + tilt)
-
-                add(attr, vol(pa), vol(pb), 1.0,
-                    f"volume={value}: loudness A {_fmt(pa.loudness_lufs, 1)} vs B {_fmt(pb.loudness_lufs, 1)} LUFS, "
-                    f"tilt A {_fmt(pa.spectral_tilt_db, 1)} vs B {_fmt(pb.spectral_tilt_db, 1)} dB"
-                    + ("" if use_tilt else " (tilt not used: unvoiced speech)"))
+                ca, cb, text = self._volume_compliance(pa, pb, _DIRECTION[value], A["volume"])
+                add(attr, ca, cb, 1.0, f"volume={value}: {text}")
             elif attr == "voice_quality" and _single(value) in ("whisper", "modal"):
                 value = _single(value)
                 s = -1 if value == "whisper" else 1
@@ -730,6 +719,33 @@ class FeatureJudge(Judge):
                 words = tuple(t.words or ())
             m.word_timings[(a, b)] = words
         return m.word_timings[(a, b)]
+
+    @staticmethod
+    def _volume_compliance(pa: prosody.Prosody, pb: prosody.Prosody, s: int,
+                           cfg: dict[str, Any]) -> tuple[float, float, str]:
+        """Loud/quiet as vocal effort, never as level: speech is often heard loudness-normalised (the
+        Space does it), so the same clip at any gain must tie. Raised effort flattens the spectral
+        tilt and raises F0 (Lombard speech); the F0 cue is capped below one jnd, because a higher
+        voice alone is not a louder one. A whisper has no voicing, so its flat noise tilt says nothing
+        about effort: when either response is mostly unvoiced, the less voiced one is the quieter.
+        Returns both compliances (in jnds, already direction-signed) and the numbers behind them."""
+        voiced = min(_finite(pa.voiced_fraction), _finite(pb.voiced_fraction)) >= cfg["min_voiced_for_tilt"]
+        if not voiced:
+            ca = -s * (1.0 - pa.voiced_fraction) / cfg["jnd_voicing"]
+            cb = -s * (1.0 - pb.voiced_fraction) / cfg["jnd_voicing"]
+            return ca, cb, (f"voiced fraction A {_fmt(pa.voiced_fraction)} vs B {_fmt(pb.voiced_fraction)} "
+                            "(unvoiced speech: a whisper is the quieter; tilt not comparable)")
+        ca, cb = -s * pa.spectral_tilt_db / cfg["jnd_tilt"], -s * pb.spectral_tilt_db / cfg["jnd_tilt"]
+        f0 = 0.0
+        if math.isfinite(pa.f0_median_st) and math.isfinite(pb.f0_median_st):
+            cap = cfg["f0_cap"]
+            f0 = max(-cap, min(cap, s * (pa.f0_median_st - pb.f0_median_st) / cfg["jnd_f0"]))
+        # Split between the two sides so the pair's difference carries the capped F0 cue exactly.
+        ca, cb = ca + f0 / 2, cb - f0 / 2
+        return ca, cb, (f"tilt A {_fmt(pa.spectral_tilt_db, 1)} vs B {_fmt(pb.spectral_tilt_db, 1)} dB, "
+                        f"median F0 A {_fmt(pa.f0_median_st, 1)} vs B {_fmt(pb.f0_median_st, 1)} st "
+                        f"(F0 cue {f0:+.2f}); level not used (A {_fmt(pa.loudness_lufs, 1)} vs B "
+                        f"{_fmt(pb.loudness_lufs, 1)} LUFS)")
 
     @staticmethod
     def _emotion_features(p: prosody.Prosody) -> dict[str, float]:
