@@ -114,6 +114,10 @@ class Transcript:
     language_probs: tuple[tuple[str, float], ...] = ()
     compression_ratio: float = math.nan  # gzip ratio of the text: > 2.4 is a decoder stuck in a loop
     model: str = ""
+    # Set by ``hear_expected``: the text is a second hearing in this (expected) language, kept because
+    # it explains the audio at least as well as the detected language's; ``language_probs`` stay the
+    # detector's.
+    heard_in: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -130,7 +134,7 @@ class Transcript:
                    words=tuple((str(w[0]), float(w[1]), float(w[2]), float(w[3])) for w in d.get("words", ())),
                    language_probs=tuple((str(k), float(v)) for k, v in d.get("language_probs", ())),
                    compression_ratio=float(d.get("compression_ratio", math.nan)),
-                   model=str(d.get("model", "")))
+                   model=str(d.get("model", "")), heard_in=d.get("heard_in"))
 
     def language_prob(self, code: str) -> float:
         """The detector's probability for ``code`` (BCP-47 accepted; 1.0 when the language was given)."""
@@ -349,6 +353,40 @@ class FasterWhisperASR:
                           no_speech_prob=float(nsp), words=ws, language_probs=probs,
                           compression_ratio=max((float(s.compression_ratio) for s in segs), default=math.nan),
                           model=self.name)
+
+
+def hear_expected(asr: Any, items: list[tuple[Any, int]], languages: list[str | None], *,
+                  min_prob: float = 0.0, margin: float = 0.0) -> list[Transcript]:
+    """Transcribe clips whose expected language is known, detecting the language of each.
+
+    Language ID on one short clip is fragile: Whisper base hears eSpeak NG's "Guten Morgen, wie geht es
+    Ihnen?" as Thai (p 0.94) or Latin, and synthetic English as Thai or Japanese, then decodes nonsense
+    in that language. Where the detector heard another language (and gave the expected one at least
+    ``min_prob``), the clip is decoded again in the expected language, and that hearing is kept when it
+    explains the audio at least as well: its mean token log-probability no more than ``margin`` lower.
+    Speech really in another language keeps its detection, since decoding it as the expected language
+    gives a markedly less probable text (Spanish forced into English: -1.1 against -0.3). A backend
+    without language detection returns its transcripts unchanged.
+    """
+    import dataclasses
+
+    detected = asr.transcribe_many(items)
+    if not getattr(asr, "multilingual", False):
+        return detected
+    redo: dict[str, list[int]] = {}
+    for i, (t, lang) in enumerate(zip(detected, languages)):
+        base = (lang or "").split("-")[0].lower()
+        if base and t.language_probs and t.language != base and t.language_prob(base) >= min_prob:
+            redo.setdefault(base, []).append(i)
+    out = list(detected)
+    for base, idx in redo.items():
+        again = asr.transcribe_many([items[i] for i in idx], language=base)
+        for i, t in zip(idx, again):
+            d = detected[i]
+            if math.isfinite(t.avg_logprob) and (not math.isfinite(d.avg_logprob) or t.avg_logprob >= d.avg_logprob - margin):
+                out[i] = dataclasses.replace(t, language=base, language_probability=d.language_prob(base),
+                                             language_probs=d.language_probs, heard_in=base)
+    return out
 
 
 def _slug(name: str) -> str:

@@ -42,14 +42,35 @@ def _norm(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Words of a text, lower case; number words as digits (the recogniser writes "3", the text "three");
-    CJK text, which has no spaces, as single characters."""
-    out = []
-    for w in re.findall(r"\w+", _norm(text)):
+    CJK text, which has no spaces, as single characters. Numbers said together are one token: the
+    recogniser writes "ten fifteen" as "1015", "10:15" or "10 15", "twenty five" as "25"."""
+    out: list[str] = []
+    joins: list[bool] = []  # whether out[i] may join a number before it (only a space or ':' between)
+    spelled = False  # the previous word was a spelled-out tens word
+    end = 0
+    norm = _norm(text)
+    for m in re.finditer(r"\w+", norm):
+        w, sep = m.group(), norm[end:m.start()]
+        end = m.end()
+        near = bool(out) and (sep.strip() == "" or sep in (":", ".", "-"))
         if any(_is_cjk(c) for c in w):
-            out.extend(c for c in w if c.strip())
+            for c in w:
+                if c.strip():
+                    out.append(c)
+                    joins.append(True)
+        elif near and w in _UNITS and 0 < _UNITS[w] < 10 and out[-1] in _TENS_DIGITS and spelled:
+            out[-1] = str(int(out[-1]) + _UNITS[w])
         else:
-            out.append(_NUMBER_WORDS.get(w, w))
-    return out
+            out.append(_NUMBER_WORDS.get(w, _TENS_DIGITS_OF.get(w, w)))
+            joins.append(near)
+        spelled = w in _TENS
+    merged: list[str] = []
+    for w, join in zip(out, joins):
+        if join and w.isdigit() and merged and merged[-1].isdigit() and len(merged[-1]) + len(w) < 12:
+            merged[-1] += w
+        else:
+            merged.append(w)
+    return merged
 
 
 def _is_cjk(ch: str) -> bool:
@@ -111,8 +132,13 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     nums: dict[str, float] = {"avg_logprob": float(transcript.avg_logprob)}
     if not ws or (transcript.no_speech_prob > c["max_no_speech_prob"] and len(ws) <= 2):
         return ContentScore(0.0, "silent", nums)
-    # A decoder looping on garbage repeats itself: gzip compresses its text unusually well.
-    if math.isfinite(transcript.compression_ratio) and transcript.compression_ratio > c["max_compression_ratio"]:
+    if getattr(transcript, "heard_in", None):
+        nums["second_hearing"] = 1.0  # decoded again in the required language (s2s_arena.asr.hear_expected)
+    # A decoder looping on garbage repeats itself: gzip compresses its text unusually well. Not when
+    # what repeats is a word of the answer or the question ("Vroom! Vroom!" for a sound effect: the
+    # decoder runs on past the speaker's own repetitions, which are content, not garbage).
+    if math.isfinite(transcript.compression_ratio) and transcript.compression_ratio > c["max_compression_ratio"] \
+            and not _loops_on_context(ws, sample):
         return ContentScore(0.0, "unintelligible", nums)
     unsure = math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < c["min_avg_logprob"]
     lang = required_language(sample)
@@ -185,6 +211,25 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     if related < c["off_topic_below"]:
         return ContentScore(score, "off_topic", nums)
     return ContentScore(score, None, nums)
+
+
+_TENS_DIGITS_OF = {"sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90"}
+_TENS_DIGITS = {str(v) for v in range(20, 100, 10)}
+
+
+def _loops_on_context(ws: list[str], sample: Sample) -> bool:
+    """Whether a transcript's most repeated content word is a word of the sample's answer or question."""
+    from collections import Counter
+
+    counts = Counter(w for w in ws if w not in _STOP)
+    if not counts:
+        return False
+    from difflib import get_close_matches
+
+    top, _n = counts.most_common(1)[0]
+    context = set(words((sample.reference_response or "").replace(PART_SEPARATOR, " ") + " " + (sample.instruction_text or "")))
+    # Onomatopoeia is misheard too ("Vroom!" as "ROOM"): a close spelling counts.
+    return top in context or bool(get_close_matches(top, list(context), n=1, cutoff=0.75))
 
 
 def _finite(v: float) -> float:

@@ -359,10 +359,17 @@ class FeatureJudge(Judge):
                     todo[key] = (m, x, int(it.sr), lang)
         if not todo:
             return
-        ts = asr.transcribe_many([(np.asarray(x, dtype=np.float32), sr) for _m, x, sr, _l in todo.values()])
+        from s2s_arena.asr import hear_expected
+
+        ts = hear_expected(asr, [(np.asarray(x, dtype=np.float32), sr) for _m, x, sr, _l in todo.values()],
+                           [lang for *_r, lang in todo.values()], **self._second_hearing())
         for (m, _x, _sr, lang), t in zip(todo.values(), ts):
             m.asr, m.transcript = t, t.text
             m.prosody = self._text_rate(m.prosody, t, lang)
+
+    def _second_hearing(self) -> dict[str, float]:
+        h = self.rules["content"].get("second_hearing") or {}
+        return {"min_prob": float(h.get("min_language_prob", 0.0)), "margin": float(h.get("margin", 0.0))}
 
     def _transcribe(self, x: np.ndarray, sr: int, language: str) -> Any:
         """The full transcript; the language is detected (a multilingual model hears which language is
@@ -371,7 +378,9 @@ class FeatureJudge(Judge):
 
         asr = self._asr_backend()
         if hasattr(asr, "transcribe_many"):
-            return asr.transcribe_many([(x, sr)])[0]
+            from s2s_arena.asr import hear_expected
+
+            return hear_expected(asr, [(x, sr)], [language], **self._second_hearing())[0]
         if hasattr(asr, "transcribe_full"):
             return asr.transcribe_full(x, sr, language=None, words=False)
         return Transcript(str(asr.transcribe(x, sr, language=language)), language=language)
@@ -638,6 +647,33 @@ class FeatureJudge(Judge):
                 abstained.append(attr)
         return ev, abstained
 
+    @staticmethod
+    def _volume_compliance(pa: prosody.Prosody, pb: prosody.Prosody, s: int,
+                           cfg: dict[str, Any]) -> tuple[float, float, str]:
+        """Loud/quiet as vocal effort, never as level: speech is often heard loudness-normalised (the
+        Space does it), so the same clip at any gain must tie. Raised effort flattens the spectral
+        tilt and raises F0 (Lombard speech); the F0 cue is capped below one jnd, because a higher
+        voice alone is not a louder one. A whisper has no voicing, so its flat noise tilt says nothing
+        about effort: when either response is mostly unvoiced, the less voiced one is the quieter.
+        Returns both compliances (in jnds, already direction-signed) and the numbers behind them."""
+        voiced = min(_finite(pa.voiced_fraction), _finite(pb.voiced_fraction)) >= cfg["min_voiced_for_tilt"]
+        if not voiced:
+            ca = -s * (1.0 - pa.voiced_fraction) / cfg["jnd_voicing"]
+            cb = -s * (1.0 - pb.voiced_fraction) / cfg["jnd_voicing"]
+            return ca, cb, (f"voiced fraction A {_fmt(pa.voiced_fraction)} vs B {_fmt(pb.voiced_fraction)} "
+                            "(unvoiced speech: a whisper is the quieter; tilt not comparable)")
+        ca, cb = -s * pa.spectral_tilt_db / cfg["jnd_tilt"], -s * pb.spectral_tilt_db / cfg["jnd_tilt"]
+        f0 = 0.0
+        if math.isfinite(pa.f0_median_st) and math.isfinite(pb.f0_median_st):
+            cap = cfg["f0_cap"]
+            f0 = max(-cap, min(cap, s * (pa.f0_median_st - pb.f0_median_st) / cfg["jnd_f0"]))
+        # Split between the two sides so the pair's difference carries the capped F0 cue exactly.
+        ca, cb = ca + f0 / 2, cb - f0 / 2
+        return ca, cb, (f"tilt A {_fmt(pa.spectral_tilt_db, 1)} vs B {_fmt(pb.spectral_tilt_db, 1)} dB, "
+                        f"median F0 A {_fmt(pa.f0_median_st, 1)} vs B {_fmt(pb.f0_median_st, 1)} st "
+                        f"(F0 cue {f0:+.2f}); level not used (A {_fmt(pa.loudness_lufs, 1)} vs B "
+                        f"{_fmt(pb.loudness_lufs, 1)} LUFS)")
+
     def _emphasis_evidence(self, item: PairInput, ma: Measured, mb: Measured, value: Any, cfg: dict[str, Any],
                            add: Any, abstained: list[str]) -> None:
         """Emphasis on the required word(s): each word's prominence against the other words of the
@@ -719,33 +755,6 @@ class FeatureJudge(Judge):
                 words = tuple(t.words or ())
             m.word_timings[(a, b)] = words
         return m.word_timings[(a, b)]
-
-    @staticmethod
-    def _volume_compliance(pa: prosody.Prosody, pb: prosody.Prosody, s: int,
-                           cfg: dict[str, Any]) -> tuple[float, float, str]:
-        """Loud/quiet as vocal effort, never as level: speech is often heard loudness-normalised (the
-        Space does it), so the same clip at any gain must tie. Raised effort flattens the spectral
-        tilt and raises F0 (Lombard speech); the F0 cue is capped below one jnd, because a higher
-        voice alone is not a louder one. A whisper has no voicing, so its flat noise tilt says nothing
-        about effort: when either response is mostly unvoiced, the less voiced one is the quieter.
-        Returns both compliances (in jnds, already direction-signed) and the numbers behind them."""
-        voiced = min(_finite(pa.voiced_fraction), _finite(pb.voiced_fraction)) >= cfg["min_voiced_for_tilt"]
-        if not voiced:
-            ca = -s * (1.0 - pa.voiced_fraction) / cfg["jnd_voicing"]
-            cb = -s * (1.0 - pb.voiced_fraction) / cfg["jnd_voicing"]
-            return ca, cb, (f"voiced fraction A {_fmt(pa.voiced_fraction)} vs B {_fmt(pb.voiced_fraction)} "
-                            "(unvoiced speech: a whisper is the quieter; tilt not comparable)")
-        ca, cb = -s * pa.spectral_tilt_db / cfg["jnd_tilt"], -s * pb.spectral_tilt_db / cfg["jnd_tilt"]
-        f0 = 0.0
-        if math.isfinite(pa.f0_median_st) and math.isfinite(pb.f0_median_st):
-            cap = cfg["f0_cap"]
-            f0 = max(-cap, min(cap, s * (pa.f0_median_st - pb.f0_median_st) / cfg["jnd_f0"]))
-        # Split between the two sides so the pair's difference carries the capped F0 cue exactly.
-        ca, cb = ca + f0 / 2, cb - f0 / 2
-        return ca, cb, (f"tilt A {_fmt(pa.spectral_tilt_db, 1)} vs B {_fmt(pb.spectral_tilt_db, 1)} dB, "
-                        f"median F0 A {_fmt(pa.f0_median_st, 1)} vs B {_fmt(pb.f0_median_st, 1)} st "
-                        f"(F0 cue {f0:+.2f}); level not used (A {_fmt(pa.loudness_lufs, 1)} vs B "
-                        f"{_fmt(pb.loudness_lufs, 1)} LUFS)")
 
     @staticmethod
     def _emotion_features(p: prosody.Prosody) -> dict[str, float]:
