@@ -108,7 +108,7 @@ def measurable_attributes(requirements: dict[str, Any]) -> list[str]:
             out.append(attr)
         elif attr == "style" and value == "tongue_twister":
             out.append(attr)
-        elif attr == "emphasis" and not seq:
+        elif attr == "emphasis":  # a sequence word by word from word timings (needs the recogniser)
             out.append(attr)
         elif attr == "emotion" and not seq and single in _EMOTIONS_MEASURED:
             out.append(attr)
