@@ -271,3 +271,102 @@ def test_piper_voice_family_wrong_facts_and_non_answers_lose(tmp_path):
     assert report["identical"]["tie_rate"] == 1.0
     table = voice_family_table({"piper": report}, "feature")
     assert "| wrong_facts | content_failure | 95.0% | 100.0% (2/2) |" in table
+
+
+def _fresh_judge():
+    """A feature judge with its own bundled recogniser that keeps transcripts in memory only, so a run
+    recognises every clip itself instead of reading an earlier run's transcripts from disk."""
+    from s2s_arena.asr import FasterWhisperASR, whisper_base_dir
+    from s2s_arena.judging.judges.feature import FeatureJudge
+    from s2s_arena.semantics import default_embedder
+
+    model = whisper_base_dir()
+    if model is None or default_embedder() is None:
+        pytest.skip("the bundled recogniser or embedder is not installed (make setup)")
+    asr = FasterWhisperASR(str(model), name="bundled:whisper-base", cache_dir=None)
+    return FeatureJudge(asr=asr, embedder=type(default_embedder())())
+
+
+@pytest.mark.slow
+def test_batched_judging_gives_the_pair_by_pair_verdicts_and_resumes(tmp_path):
+    """Pairs judged many per judge call (the recogniser decodes their clips together) get the verdict
+    rows they get one pair per call; a run killed after a batch resumes from the rows it appended."""
+    from s2s_arena.judging.calibration import VERDICTS_FILE, judge_labelled
+    from s2s_arena.systems.reference import REFERENCE_SYSTEMS
+
+    samples = SAMPLES[:2]
+    render_reference_systems(samples, tmp_path / "resp", seed=0, progress=False)
+    responses = load_responses(tmp_path / "resp", systems=list(REFERENCE_SYSTEMS))
+    pairs, missing = labelled_pairs(samples, {n: set(r.responses) for n, r in responses.items()},
+                                    ["silence", "mp3"])
+    assert len(pairs) == 12 and not missing
+
+    def strip(rows):
+        return [{k: v for k, v in r.items() if k != "latency_s"} for r in rows]
+
+    runs, judges = {}, {bp: _fresh_judge() for bp in (1, 3)}
+    try:
+        for bp, judge in judges.items():
+            runs[bp] = judge_labelled(judge, pairs, responses, tmp_path / f"out{bp}", progress=False, samples=samples,
+                                      batch_pairs=bp)
+        assert [(r["pair"], r["order"]) for r in runs[3]] == [(p.key, o) for p in pairs for o in ("ab", "ba")]
+        assert strip(runs[3]) == strip(runs[1])
+        # Content was heard (a silent response is vetoed before content, so it abstains there).
+        assert not any("content" in r["abstained"] for r in runs[3] if r["kind"] == CONTENT)
+        # Killed after its first batch: the rows on disk are reused as they are, the rest judged again.
+        path = tmp_path / "out3" / VERDICTS_FILE
+        lines = path.read_text().splitlines(keepends=True)
+        assert len(lines) == 24
+        path.write_text("".join(lines[:6]))
+        resumed = judge_labelled(judges[3], pairs, responses, tmp_path / "out3", progress=False, samples=samples,
+                                 batch_pairs=3)
+    finally:
+        for judge in judges.values():
+            judge.close()
+    assert resumed[:6] == runs[3][:6] and strip(resumed) == strip(runs[3])
+    assert len(path.read_text().splitlines()) == 24
+    by = {(r["pair"].split("|")[2], r["order"]): r["verdict"] for r in runs[3] if r["sample_id"] == "a-1"}
+    assert by[("silence", "ab")] in ("A>B", "A>>B") and by[("silence", "ba")] in ("B>A", "B>>A")
+    assert by[("reference_copy", "ab")] == by[("reference_copy", "ba")] == "A=B"
+
+
+@pytest.fixture(scope="module")
+def english_build(tmp_path_factory):
+    """Two English L2 samples (one fast, one slow reading) with every field a build writes."""
+    from s2s_arena_dataset.pipeline.build import build_dataset
+
+    out = tmp_path_factory.mktemp("english") / "ds"
+    return build_dataset(out, limit=2, seed=0, levels=["L2"], tasks=["screen_reader_speed"], workers=1,
+                         progress=False, synth="espeak", asr="none")
+
+
+@pytest.mark.slow
+def test_calibrate_both_voice_families_end_to_end(english_build, tmp_path, capsys):
+    """`s2s-arena calibrate --voices espeak,piper` with the real eSpeak NG and Piper voices and the real
+    bundled recogniser: one column per family, and each family's report holds real verdicts."""
+    pytest.importorskip("piper")
+    out = tmp_path / "cal"
+    rc = cli_main(["calibrate", "--data", str(english_build), "--out", str(out), "--voices", "espeak,piper",
+                   "--classes", "silence", "non_answer", "plus_1db", "--batch-pairs", "6"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    table = (out / "calibration.md").read_text()
+    assert "| class | group | target | espeak | piper |" in table and table in printed + "\n"
+    for row in ("| identical (tie) | | 99.0% | 100.0% (2/2) | 100.0% (2/2) |",
+                "| silence | content_failure | 95.0% | 100.0% (2/2) | 100.0% (2/2) |"):
+        assert row in table, table
+    assert "## Voice family: espeak" in table and "## Voice family: piper" in table
+    for voice in ("espeak", "piper"):
+        report = json.loads((out / voice / "calibration.json").read_text())
+        assert report["synth"] == voice and not report["missing_pairs"]
+        assert (out / voice / "calibration.md").is_file()
+        assert report["identical"] == {"n": 2, "ties": 2, "tie_rate": 1.0}
+        assert report["classes"]["silence"]["reference_preferred"] == 2
+        assert report["content"]["abstained"] == 0
+        assert set(report["classes"]) == {"silence", "non_answer", "plus_1db"}
+        rows = [json.loads(x) for x in (out / voice / "verdicts.jsonl").read_text().splitlines()]
+        # 2 samples x (3 classes + flat + off-topic + echo + identical) pairs, both orders, each judged once
+        assert len(rows) == 2 * 7 * 2 and len({(r["pair"], r["order"]) for r in rows}) == len(rows)
+        assert all(r["judge"] == "feature" and r["reason"] for r in rows)
+        ref = load_responses(out / "responses" / voice)["reference"]
+        assert {r.meta["synth"] for r in ref.responses.values()} == {voice}
