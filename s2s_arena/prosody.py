@@ -771,14 +771,16 @@ def find_word(target: str, heard: list[str]) -> tuple[list[int], str]:
 
 def word_prominence(x: Any, sr: int, words: Any, targets: list[str], *, language: str | None = None,
                     analysis: Analysis | None = None, jnd_db: float = 2.0, jnd_st: float = 1.5,
-                    jnd_duration: float = 0.3, cap: float = 4.0,
+                    jnd_duration: float = 0.3, cap: float = 4.0, duration_cap: float = 2.0,
                     where: str = "audio") -> list[WordProminence | None]:
     """How much each of ``targets`` (the required words, in order) stands out in the clip, from word
     timings ``words`` = [(word, start_s, end_s, probability), ...] (a recogniser's).
 
     A word that occurs more than once is taken where it stands out most; in a sequence of required
     words each is looked for after the previous one (``[red, him]``: "RED ... HIM"), else anywhere.
-    None for a target not heard, or when fewer than two other words can be measured."""
+    None for a target not heard, or when fewer than two other words can be measured. Each cue is
+    capped at ``cap`` jnds, duration at ``duration_cap``: word boundaries are only good to ~50 ms, and
+    a word the recogniser dropped leaves its time to the next one ("I went" heard as "went")."""
     x, t = _analysis_for(x, sr, where, analysis)
     words = [(str(w[0]), float(w[1]), float(w[2])) for w in words]
     n = t.db.shape[0]
@@ -808,11 +810,12 @@ def word_prominence(x: Any, sr: int, words: Any, targets: list[str], *, language
         if vals.size >= 2:
             med[c] = float(np.median(vals))
     jnds = np.array([jnd_db, jnd_st, jnd_duration])
+    caps = np.array([cap, cap, duration_cap])
 
     def score(i: int) -> tuple[float, np.ndarray]:
         rel = cues[i] - med
         ok = np.isfinite(rel)
-        return (float(np.mean(np.clip(rel[ok] / jnds[ok], -cap, cap))) if ok.any() else math.nan), rel
+        return (float(np.mean(np.clip(rel[ok] / jnds[ok], -caps[ok], caps[ok]))) if ok.any() else math.nan), rel
 
     scored = [{i: sc for i in idx if math.isfinite((sc := score(i))[0])} for idx, _ in found]
     pick = _ordered_pick([sorted(c) for c in scored], [{i: c[i][0] for i in c} for c in scored])

@@ -735,7 +735,8 @@ class FeatureJudge(Judge):
                     break
                 found = prosody.word_prominence(
                     x[a:b], sr, words, tg, language=language, jnd_db=wcfg["jnd_db"], jnd_st=wcfg["jnd_st"],
-                    jnd_duration=wcfg["jnd_duration"], cap=wcfg["cue_cap"], where="response")
+                    jnd_duration=wcfg["jnd_duration"], cap=wcfg["cue_cap"],
+                    duration_cap=wcfg.get("duration_cap", wcfg["cue_cap"]), where="response")
                 off = a / sr  # report times in the whole clip
                 out += [None if w is None else dataclasses.replace(
                     w, start_s=round(w.start_s + off, 3), end_s=round(w.end_s + off, 3)) for w in found]
