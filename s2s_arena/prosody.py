@@ -224,14 +224,30 @@ def _runs(mask: np.ndarray, value: bool) -> list[tuple[int, int]]:
     return list(zip(np.nonzero(d == 1)[0].tolist(), np.nonzero(d == -1)[0].tolist()))
 
 
+_LEVELS_MEMO: tuple = (None, None)  # (intensity track, its levels): one analysis's three callers share them
+
+
+def _levels(db: np.ndarray) -> tuple[float, float] | None:
+    """(99th percentile of the audible frames, 10th percentile of all frames) of an intensity track,
+    or None when no frame is audible. Remembered for the last track: the speech mask (twice) and the
+    silence crop of one analysis all ask for the same two percentiles."""
+    global _LEVELS_MEMO
+    memo = _LEVELS_MEMO  # one tuple, replaced whole: safe to share between threads
+    if memo[0] is db:
+        return memo[1]
+    finite = db[db > -110]
+    out = None if finite.size == 0 else (float(np.percentile(finite, 99)), float(np.percentile(db, 10)))
+    _LEVELS_MEMO = (db, out)
+    return out
+
+
 def _speech_mask(db: np.ndarray, voiced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Speech frames: louder than the threshold, or voiced and clearly above the noise floor (in
     noise, weak voiced stretches fall under a level threshold that must stay above the noise)."""
-    finite = db[db > -110]
-    if finite.size == 0:
+    levels = _levels(db)
+    if levels is None:
         return np.zeros_like(db, bool), np.zeros_like(db, bool), math.inf
-    peak = float(np.percentile(finite, 99))
-    floor = float(np.percentile(db, 10))
+    peak, floor = levels
     threshold = max(peak - 25.0, min(floor + 6.0, peak - 12.0))
     loud = db > threshold
     speech = loud.copy()
@@ -258,7 +274,7 @@ def _pitch(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, np.ndarr
         return np.zeros(n_frames), np.zeros(n_frames)  # shorter than one analysis window: Praat refuses
     if sr > PITCH_SR:
         # The autocorrelation needs nothing above ~2 kHz for F0 <= 600 Hz: a third of the samples.
-        x, sr = audio.resample(x, sr, PITCH_SR), PITCH_SR
+        x, sr = _resample(x, sr, PITCH_SR), PITCH_SR
     kept, offset_s = _crop_silence(x, sr, db)
     pitch = _praat_pitch(kept, sr)
     times = np.asarray(pitch.xs()) + offset_s
@@ -278,6 +294,30 @@ def _pitch(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, np.ndarr
     f0 = np.where(inside, sel["frequency"][nearest], 0.0)
     strength = np.where(inside, sel["strength"][nearest], 0.0)
     return f0, strength
+
+
+@lru_cache(maxsize=8)
+def _resample_filter(up: int, down: int, dtype: str) -> np.ndarray:
+    """The anti-aliasing filter scipy's resample_poly designs by default (Kaiser, beta 5, 10 zero
+    crossings per side), in the waveform's dtype as resample_poly casts it."""
+    from scipy.signal import firwin
+
+    m = max(up, down)
+    h = firwin(2 * 10 * m + 1, 1.0 / m, window=("kaiser", 5.0)).astype(dtype)
+    h.setflags(write=False)
+    return h
+
+
+def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """The samples of audio.resample, with the filter designed once per rate pair instead of per clip."""
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(sr_in), int(sr_out))
+    up, down = int(sr_out) // g, int(sr_in) // g
+    x = np.asarray(x)
+    if x.dtype not in (np.float32, np.float64):
+        return audio.resample(x, sr_in, sr_out)
+    return resample_poly(x, up, down, axis=0, window=_resample_filter(up, down, x.dtype.str)).astype(np.float32)
 
 
 def _praat_pitch(x: np.ndarray, sr: int) -> Any:
@@ -305,10 +345,10 @@ def _crop_silence(x: np.ndarray, sr: int, db: np.ndarray) -> tuple[np.ndarray, f
     search can move a median F0 by a few thousandths of a semitone); only frames at the quietest
     level of the clip (below the noise floor + 2 dB) are ever dropped. Returns the kept samples and
     their start time."""
-    finite = db[db > -110]
-    if finite.size == 0:
+    levels = _levels(db)
+    if levels is None:
         return x, 0.0
-    level = min(float(np.percentile(finite, 99)) - 35.0, float(np.percentile(db, 10)) + 2.0)
+    level = min(levels[0] - 35.0, levels[1] + 2.0)
     audible = np.nonzero(db > level)[0]
     if audible.size == 0:
         return x, 0.0
@@ -416,9 +456,12 @@ def _tilt_db(x: np.ndarray, sr: int, frames: np.ndarray) -> float:
     # float32 throughout: the band energies agree with a float64 FFT to ~1e-5 dB at a third of the cost.
     seg = all_frames[idx[idx < all_frames.shape[0]]] * _hann(win)
     nfft = 1 << (win - 1).bit_length()
-    spec = fft.rfft(seg, n=nfft, axis=1)
-    power = np.mean(spec.real ** 2 + spec.imag ** 2, axis=0, dtype=np.float64)
     freqs = np.fft.rfftfreq(nfft, 1 / sr)
+    # Only the bins below 4 kHz are summed: the power of the others is not computed (each bin's
+    # mean over frames is the same number either way).
+    spec = fft.rfft(seg, n=nfft, axis=1)[:, : int(np.searchsorted(freqs, 4000))]
+    power = np.mean(spec.real ** 2 + spec.imag ** 2, axis=0, dtype=np.float64)
+    freqs = freqs[: power.shape[0]]
     low = float(np.sum(power[(freqs >= 50) & (freqs < 1000)]))
     high = float(np.sum(power[(freqs >= 1000) & (freqs < 4000)]))
     if low <= 0 or high <= 0:

@@ -263,8 +263,36 @@ def _emphasis_parts(sample: Sample, n_words: int) -> int:
     return n_words if n_words > 1 and n_words == n else 1
 
 
-def _measure_job(args: tuple) -> Measured:
-    return measure_clip(*args)
+# In a worker process of FeatureJudge(workers > 1): the judge's shared clip buffer and job counter,
+# inherited at fork (never pickled).
+_WORKER_SHARED: tuple[Any, Any] | None = None
+
+
+def _init_worker(buf: Any, counter: Any) -> None:
+    global _WORKER_SHARED
+    _WORKER_SHARED = (buf, counter)
+
+
+def _claim(counter: Any, n: int) -> int | None:
+    """The next unmeasured clip of the batch, or None when all are taken (shared by the calling
+    process and its workers, so whoever is free measures the next clip)."""
+    with counter.get_lock():
+        i = counter.value
+        if i >= n:
+            return None
+        counter.value = i + 1
+    return i
+
+
+def _measure_shared(jobs: list[tuple[int, int, int, tuple]], veto: dict[str, float]) -> list[tuple[int, Measured]]:
+    """In a worker: measure clips of the batch read in place from the shared buffer (a 5 s clip
+    pickled through a pipe costs about a tenth of measuring it) until none is left."""
+    buf, counter = _WORKER_SHARED
+    out = []
+    while (i := _claim(counter, len(jobs))) is not None:
+        offset, n, sr, needs = jobs[i]
+        out.append((i, measure_clip(np.frombuffer(buf, np.float32, n, offset), sr, veto, needs)))
+    return out
 
 
 def _sequence_needs(sample: Sample) -> tuple[tuple[int, tuple[str, ...]], ...]:
@@ -309,6 +337,7 @@ class FeatureJudge(Judge):
         self._cache_size = int(cache_size)
         self.workers = max(1, int(workers))
         self._pool: Any = None
+        self._shared: tuple[Any, Any] | None = None  # (buffer, job counter) shared with the workers
         self._batch_keys: dict[tuple[int, int], tuple[np.ndarray, tuple[str, int]]] | None = None
 
     def config(self) -> Any:
@@ -445,29 +474,62 @@ class FeatureJudge(Judge):
             self._cache.popitem(last=False)
 
     def _prefetch(self, items: list[PairInput]) -> None:
-        """Measure a batch's new clips in worker processes (each once, with the parts sequences need)."""
+        """Measure a batch's new clips (each once, with the parts sequences need) in this process and
+        ``workers - 1`` worker processes: the clips are copied once into a buffer the workers share
+        (not pickled per clip), and each process takes the next clip from a shared counter until
+        none is left. Clips that are not 1-D are left to judge_one."""
         jobs: dict[tuple[str, int], tuple] = {}
         for it in items:
             for x in (it.audio_a, it.audio_b):
                 key = self._key(x, it.sr)
-                if key not in self._cache and key not in jobs:
-                    jobs[key] = (x, int(it.sr), self.rules["veto"], _sequence_needs(it.sample))
+                if key not in self._cache and key not in jobs and np.ndim(x) == 1:
+                    jobs[key] = (x, int(it.sr), _sequence_needs(it.sample))
         if len(jobs) < 2:
             return
-        if self._pool is None:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
+        need = sum(4 * int(np.size(x)) for x, _sr, _n in jobs.values())
+        if self._pool is None or need > len(self._shared[0]):
+            self._start_pool(need)
+        buf, counter = self._shared
+        descs, offset = [], 0
+        for x, sr, needs in jobs.values():
+            n = int(np.size(x))
+            # float32 as measure_clip reads it (prosody._prepare casts the same way).
+            np.frombuffer(buf, np.float32, n, offset)[:] = x
+            descs.append((offset, n, sr, needs))
+            offset += 4 * n
+        keys, clips, veto = list(jobs), list(jobs.values()), self.rules["veto"]
+        with counter.get_lock():
+            counter.value = 0
+        futures = [self._pool.submit(_measure_shared, descs, veto) for _ in range(self.workers - 1)]
+        while (i := _claim(counter, len(descs))) is not None:
+            x, sr, needs = clips[i]
+            self._remember(keys[i], measure_clip(x, sr, veto, needs))
+        for f in futures:
+            for i, m in f.result():
+                self._remember(keys[i], m)
 
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("fork"))
-        # A few jobs per message: each carries a whole clip, and one round trip per clip is overhead.
-        chunk = max(1, len(jobs) // (2 * self.workers))
-        for key, m in zip(jobs, self._pool.map(_measure_job, jobs.values(), chunksize=chunk)):
-            self._remember(key, m)
+    def _start_pool(self, need: int) -> None:
+        """Worker processes forked with a shared buffer of at least ``need`` bytes (anonymous shared
+        memory: pages are only used once a batch writes them) and a shared job counter."""
+        import mmap
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.close()
+        ctx = mp.get_context("fork")
+        buf = mmap.mmap(-1, max(64 << 20, 2 * need))
+        counter = ctx.Value("l", 0)
+        self._shared = (buf, counter)
+        self._pool = ProcessPoolExecutor(self.workers - 1, mp_context=ctx, initializer=_init_worker,
+                                         initargs=(buf, counter))
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+        if self._shared is not None:
+            self._shared[0].close()
+            self._shared = None
 
     def _segments(self, m: Measured, x: np.ndarray, sr: int, n: int, key: str) -> list[prosody.Segment]:
         """The ``n`` parts of a clip with ``key`` measured; a clip measured (and cached) for another
