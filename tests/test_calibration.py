@@ -172,6 +172,10 @@ def test_calibrate_command_meets_targets_on_a_small_build(small_build, tmp_path,
 def test_calibrate_command_rejects_bad_input(tmp_path, capsys):
     assert cli_main(["calibrate", "--data", str(tmp_path / "nope"), "--limit", "0"]) == 2
     assert "--limit" in capsys.readouterr().err
+    assert cli_main(["calibrate", "--data", str(tmp_path / "nope"), "--batch-pairs", "0"]) == 2
+    assert "--batch-pairs" in capsys.readouterr().err
+    assert cli_main(["calibrate", "--data", str(tmp_path / "nope"), "--judge", "openai:gpt-4o", "--workers", "2"]) == 2
+    assert "--workers apply to the feature and hybrid judges" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert cli_main(["calibrate", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert "not a dataset folder" in capsys.readouterr().err

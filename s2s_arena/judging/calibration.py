@@ -25,7 +25,8 @@ espeak,piper`` runs both and tables each class per family (``voice_family_table`
 
 Every non-identical pair is judged in both orders and resolved with ``s2s_arena.judging.protocol``
 (disagreement = tie = inconsistent). Accuracy is the share of pairs whose resolved winner is the
-reference; ties count as misses.
+reference; ties count as misses. Pairs are judged ``BATCH_PAIRS`` per judge call (the verdicts do not
+depend on it), each batch's rows appended to ``verdicts.jsonl`` before the next, so a killed run resumes.
 """
 
 from __future__ import annotations
