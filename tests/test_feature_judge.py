@@ -268,3 +268,53 @@ def test_repetitions_counted_acoustically_without_a_transcript(synth):
     ab, ba = decide(judge, smp, render(synth, {}, thrice), render(synth, {}, once))
     assert ab.verdict in ("A>B", "A>>B") and "acoustic" in ab.reason, ab.reason
     assert ba.verdict in ("B>A", "B>>A"), ba.reason
+
+
+def test_requirements_without_level_or_tilt_judge_the_same_when_both_are_measured(synth, monkeypatch):
+    # Rate, pitch and pause requirements skip the whole clip's loudness and tilt; their judgements
+    # must be those of a judge that measures everything (a branch that starts reading either must
+    # leave feature._NO_LEVEL_OR_TILT).
+    import s2s_arena.judging.judges.feature as F
+
+    clips = [render(synth, {"speaking_rate": ["slow", "fast"]}), render(synth, {"pitch": "high"}),
+             render(synth, {"pauses": 2}), render(synth, {"speaking_rate": "fast", "pitch": "low"})]
+    items = [PairInput(sample(req), a, b) for req in
+             ({"speaking_rate": ["slow", "fast"]}, {"pitch": "high"}, {"pauses": 2},
+              {"speaking_rate": "slow", "pitch": ["low", "high"]})
+             for a, b in ((clips[0], clips[1]), (clips[2], clips[3]), (clips[3], clips[0]))]
+    lean = FeatureJudge(asr="none")
+    got = lean.judge(items)
+    assert not any(m.level_and_tilt for m in lean._cache.values())
+    monkeypatch.setattr(F, "_needs_level_and_tilt", lambda s: True)
+    want = FeatureJudge(asr="none").judge(items)
+    assert [(j.verdict, j.reason) for j in got] == [(j.verdict, j.reason) for j in want]
+    # A clip cached without them and judged later for its volume gets them measured.
+    monkeypatch.undo()
+    loud = [PairInput(sample({"volume": "loud"}), clips[0], clips[3])]
+    assert [j.reason for j in lean.judge(loud)] == [j.reason for j in FeatureJudge(asr="none").judge(loud)]
+
+
+def test_a_worker_measures_clips_from_the_shared_buffer_as_this_process_does(synth):
+    import mmap
+    import multiprocessing as mp
+
+    import s2s_arena.judging.judges.feature as F
+
+    clips = [render(synth, {"speaking_rate": ["slow", "fast"]}), render(synth, {"pitch": "high"})]
+    veto, needs = FeatureJudge(asr="none").rules["veto"], ((2, ("articulation_rate_sps",)),)
+    buf, counter = mmap.mmap(-1, 1 << 22), mp.get_context("fork").Value("l", 0)
+    descs, offset = [], 0
+    for x in clips:
+        np.frombuffer(buf, np.float32, x.size, offset)[:] = x
+        descs.append((offset, x.size, SR, needs, False))
+        offset += 4 * x.size
+    F._init_worker(buf, counter)  # what a forked worker runs first
+    try:
+        got = dict(F._measure_shared(descs, veto))
+    finally:
+        F._WORKER_SHARED = None
+    assert sorted(got) == [0, 1] and counter.value == 2
+    for i, x in enumerate(clips):
+        want = F.measure_clip(x, SR, veto, needs, False)
+        assert repr((got[i].prosody, got[i].segments)) == repr((want.prosody, want.segments))
+    buf.close()

@@ -284,3 +284,24 @@ def test_segments_measure_only_the_fields_asked_for(synth):
         assert l_.loudness_lufs == f.loudness_lufs
     with pytest.raises(ValueError, match="fields: unknown Segment field.*'loudness'"):
         prosody.measure_segments(r.audio, SR, 3, analysis=a, fields=["loudness"])
+
+
+def test_pitch_resampling_gives_the_samples_of_audio_resample():
+    # The pitch track's resampler designs its filter once per rate pair; the samples must not move.
+    rng = np.random.default_rng(1)
+    for sr in (24_000, 44_100, 16_000, 22_050):
+        x = (0.3 * rng.standard_normal(int(1.3 * sr))).astype(np.float32)
+        assert np.array_equal(prosody._resample(x, sr, prosody.PITCH_SR), audio.resample(x, sr, prosody.PITCH_SR))
+        x64 = x.astype(np.float64)
+        assert np.array_equal(prosody._resample(x64, sr, prosody.PITCH_SR), audio.resample(x64, sr, prosody.PITCH_SR))
+
+
+@needs_espeak
+def test_measure_without_level_and_tilt_leaves_only_those_two_out(synth):
+    x = synth.synthesize(TEXT).audio
+    a = prosody.analyse(x, SR)
+    full = prosody.measure(x, SR, analysis=a).to_dict()
+    lean = prosody.measure(x, SR, analysis=a, level_and_tilt=False).to_dict()
+    assert full["loudness_lufs"] is not None and full["spectral_tilt_db"] is not None
+    assert lean.pop("loudness_lufs") is None and lean.pop("spectral_tilt_db") is None  # NaN
+    assert {k: v for k, v in full.items() if k not in ("loudness_lufs", "spectral_tilt_db")} == lean

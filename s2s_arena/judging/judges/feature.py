@@ -67,6 +67,7 @@ class Measured:
     # Word timings per sample range, asked for only when a sample requires emphasis ((): none heard).
     word_timings: dict = field(default_factory=dict)
     emphasis: dict = field(default_factory=dict)  # required words -> [prosody.WordProminence | None]
+    level_and_tilt: bool = True  # False: the whole clip's loudness and spectral tilt were not measured (NaN)
 
 
 @dataclass
@@ -168,18 +169,19 @@ def acoustic_repetition_count(x: np.ndarray, sr: int, min_similarity: float = 0.
 
 
 def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float],
-                 sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = ()) -> Measured:
+                 sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = (), level_and_tilt: bool = True) -> Measured:
     """Measure one response and find what breaks it (a module function, so worker processes can run it).
 
     ``sequence_needs`` (from :func:`_sequence_needs`): for each number of parts, the Segment fields
-    the sample's sequences compare; only those per-part measures are computed."""
+    the sample's sequences compare; only those per-part measures are computed. ``level_and_tilt``
+    (from :func:`_needs_level_and_tilt`): False leaves the whole clip's loudness and tilt NaN."""
     try:
         # One analysis serves the whole-clip measures and every segmentation (the pitch track is
         # most of the cost).
         analysis = prosody.analyse(x, sr, where="response")
     except audio_mod.AudioError as e:
         return Measured(None, [f"unusable ({e})"])
-    p = prosody.measure(x, sr, where="response", analysis=analysis)
+    p = prosody.measure(x, sr, where="response", analysis=analysis, level_and_tilt=level_and_tilt)
     broken = [b for b in p.problems if b in ("silent", "too_short", "clipping")]
     if "clipping" not in broken and (p.clipping_fraction > veto["max_clipping_fraction"]
                                      or flat_top_fraction(x) > veto["max_clipping_fraction"]):
@@ -194,7 +196,7 @@ def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float],
     if ("silent" not in broken and p.duration_s - p.speech_end_s <= veto["truncation_tail_s"]
             and tail_db > p.rms_db - veto["truncation_tail_db"]):
         broken.append("truncated")
-    m = Measured(p, broken, tail_db, prominence_db(x, sr))
+    m = Measured(p, broken, tail_db, prominence_db(x, sr), level_and_tilt=level_and_tilt)
     if not broken:
         for n, fields in sequence_needs:
             m.segments[n] = prosody.measure_segments(x, sr, n, where="response", analysis=analysis, fields=fields)
@@ -263,6 +265,16 @@ def _emphasis_parts(sample: Sample, n_words: int) -> int:
     return n_words if n_words > 1 and n_words == n else 1
 
 
+def _clip_hash(x: np.ndarray) -> str:
+    """The judge's in-memory cache key of a clip's float32 samples: XXH3-128 (20 us for a 5 s clip;
+    sha1, audio.audio_hash, takes 0.3 ms, a fiftieth of measuring the clip). Not a persistent key."""
+    try:
+        import xxhash
+    except ImportError:  # datasets depends on it, so it is there unless installed piecemeal
+        return audio_mod.audio_hash(x)
+    return "xxh3:" + xxhash.xxh3_128_hexdigest(np.ascontiguousarray(x, dtype=np.float32))
+
+
 # In a worker process of FeatureJudge(workers > 1): the judge's shared clip buffer and job counter,
 # inherited at fork (never pickled).
 _WORKER_SHARED: tuple[Any, Any] | None = None
@@ -284,15 +296,25 @@ def _claim(counter: Any, n: int) -> int | None:
     return i
 
 
-def _measure_shared(jobs: list[tuple[int, int, int, tuple]], veto: dict[str, float]) -> list[tuple[int, Measured]]:
+def _measure_shared(jobs: list[tuple[int, int, int, tuple, bool]], veto: dict[str, float]) -> list[tuple[int, Measured]]:
     """In a worker: measure clips of the batch read in place from the shared buffer (a 5 s clip
     pickled through a pipe costs about a tenth of measuring it) until none is left."""
     buf, counter = _WORKER_SHARED
     out = []
     while (i := _claim(counter, len(jobs))) is not None:
-        offset, n, sr, needs = jobs[i]
-        out.append((i, measure_clip(np.frombuffer(buf, np.float32, n, offset), sr, veto, needs)))
+        offset, n, sr, needs, level_and_tilt = jobs[i]
+        out.append((i, measure_clip(np.frombuffer(buf, np.float32, n, offset), sr, veto, needs, level_and_tilt)))
     return out
+
+
+# Requirements whose evidence reads neither the whole clip's loudness nor its spectral tilt (rate,
+# median F0, pauses, per-part measures): responses judged only for these skip both (a tenth of the
+# measuring cost). A branch that starts reading either must leave this set.
+_NO_LEVEL_OR_TILT = frozenset({"speaking_rate", "pitch", "pauses"})
+
+
+def _needs_level_and_tilt(sample: Sample) -> bool:
+    return not set(sample.requirements or {}) <= _NO_LEVEL_OR_TILT
 
 
 def _sequence_needs(sample: Sample) -> tuple[tuple[int, tuple[str, ...]], ...]:
@@ -378,12 +400,12 @@ class FeatureJudge(Judge):
 
         for it in items:
             lang = required_language(it.sample)
-            seq = _sequence_needs(it.sample)
+            seq, lt = _sequence_needs(it.sample), _needs_level_and_tilt(it.sample)
             for x in (it.audio_a, it.audio_b):
                 key = self._key(x, it.sr)
                 if key in todo:
                     continue
-                m = self.measure(x, it.sr, language=lang, sequence_needs=seq, transcribe=False)
+                m = self.measure(x, it.sr, language=lang, sequence_needs=seq, transcribe=False, level_and_tilt=lt)
                 if m.transcript is None and m.prosody is not None and not m.broken:
                     todo[key] = (m, x, int(it.sr), lang)
         if not todo:
@@ -415,15 +437,24 @@ class FeatureJudge(Judge):
         return Transcript(str(asr.transcribe(x, sr, language=language)), language=language)
 
     def measure(self, x: np.ndarray, sr: int, *, language: str = "en",
-                sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = (), transcribe: bool = True) -> Measured:
+                sequence_needs: tuple[tuple[int, tuple[str, ...]], ...] = (), transcribe: bool = True,
+                level_and_tilt: bool = True) -> Measured:
         """Measure one clip (cached by content hash and rate), with the parts ``sequence_needs``
-        ask for measured from the same analysis."""
+        ask for measured from the same analysis; ``level_and_tilt``: the whole clip's loudness and
+        tilt (measured now if the clip was cached without them)."""
         key = self._key(x, sr)
         m = self._cache.get(key)
         if m is not None:
             self._cache.move_to_end(key)
+            if level_and_tilt and not m.level_and_tilt and m.prosody is not None:
+                import dataclasses
+
+                full = prosody.measure(x, sr, where="response")
+                m.prosody = dataclasses.replace(m.prosody, loudness_lufs=full.loudness_lufs,
+                                                spectral_tilt_db=full.spectral_tilt_db)
+                m.level_and_tilt = True
         else:
-            m = measure_clip(x, sr, self.rules["veto"], sequence_needs)
+            m = measure_clip(x, sr, self.rules["veto"], sequence_needs, level_and_tilt)
             self._remember(key, m)
         if transcribe and self._asr_spec and m.transcript is None and m.prosody is not None and not m.broken:
             m.asr = self._transcribe(np.asarray(x, dtype=np.float32), sr, language)
@@ -459,13 +490,13 @@ class FeatureJudge(Judge):
 
     def _key(self, x: np.ndarray, sr: int) -> tuple[str, int]:
         """The cache key of a clip; inside one ``judge`` call each array is hashed once, not once per
-        order (hashing 5 s of audio costs about as much as a tenth of measuring it)."""
+        order."""
         memo = self._batch_keys
         if memo is None:
-            return audio_mod.audio_hash(x), int(sr)
+            return _clip_hash(x), int(sr)
         hit = memo.get((id(x), int(sr)))
         if hit is None or hit[0] is not x:
-            hit = memo[(id(x), int(sr))] = (x, (audio_mod.audio_hash(x), int(sr)))
+            hit = memo[(id(x), int(sr))] = (x, (_clip_hash(x), int(sr)))
         return hit[1]
 
     def _remember(self, key: tuple[str, int], m: Measured) -> None:
@@ -482,28 +513,30 @@ class FeatureJudge(Judge):
         for it in items:
             for x in (it.audio_a, it.audio_b):
                 key = self._key(x, it.sr)
-                if key not in self._cache and key not in jobs and np.ndim(x) == 1:
-                    jobs[key] = (x, int(it.sr), _sequence_needs(it.sample))
+                if key in jobs and not jobs[key][3] and _needs_level_and_tilt(it.sample):
+                    jobs[key] = jobs[key][:3] + (True,)
+                elif key not in self._cache and key not in jobs and np.ndim(x) == 1:
+                    jobs[key] = (x, int(it.sr), _sequence_needs(it.sample), _needs_level_and_tilt(it.sample))
         if len(jobs) < 2:
             return
-        need = sum(4 * int(np.size(x)) for x, _sr, _n in jobs.values())
+        need = sum(4 * int(np.size(job[0])) for job in jobs.values())
         if self._pool is None or need > len(self._shared[0]):
             self._start_pool(need)
         buf, counter = self._shared
         descs, offset = [], 0
-        for x, sr, needs in jobs.values():
+        for x, sr, needs, lt in jobs.values():
             n = int(np.size(x))
             # float32 as measure_clip reads it (prosody._prepare casts the same way).
             np.frombuffer(buf, np.float32, n, offset)[:] = x
-            descs.append((offset, n, sr, needs))
+            descs.append((offset, n, sr, needs, lt))
             offset += 4 * n
         keys, clips, veto = list(jobs), list(jobs.values()), self.rules["veto"]
         with counter.get_lock():
             counter.value = 0
         futures = [self._pool.submit(_measure_shared, descs, veto) for _ in range(self.workers - 1)]
         while (i := _claim(counter, len(descs))) is not None:
-            x, sr, needs = clips[i]
-            self._remember(keys[i], measure_clip(x, sr, veto, needs))
+            x, sr, needs, lt = clips[i]
+            self._remember(keys[i], measure_clip(x, sr, veto, needs, lt))
         for f in futures:
             for i, m in f.result():
                 self._remember(keys[i], m)
@@ -848,9 +881,9 @@ class FeatureJudge(Judge):
 
         item = self._as_float(item)
         lang = required_language(item.sample)
-        seq = _sequence_needs(item.sample)
-        ma = self.measure(item.audio_a, item.sr, language=lang, sequence_needs=seq)
-        mb = self.measure(item.audio_b, item.sr, language=lang, sequence_needs=seq)
+        seq, lt = _sequence_needs(item.sample), _needs_level_and_tilt(item.sample)
+        ma = self.measure(item.audio_a, item.sr, language=lang, sequence_needs=seq, level_and_tilt=lt)
+        mb = self.measure(item.audio_b, item.sr, language=lang, sequence_needs=seq, level_and_tilt=lt)
         if ma.broken or mb.broken:
             both = bool(ma.broken and mb.broken)
             verdict = "both_bad" if both else ("B>>A" if ma.broken else "A>>B")
