@@ -88,6 +88,7 @@ def test_english_expected_english_is_decoded_once(asr, synth):
 
 def test_numbers_said_together_are_one_token():
     # The recogniser writes a time or a number its own way; the words compare the same.
-    assert words("at ten fifteen. Ten fifteen") == words("at 10:15. 1015")
+    assert words("at ten fifteen. Ten fifteen") == words("at 10:15. 1015") == words("at 10.15, 10.15")
     assert words("ninety-five people, twenty five") == words("95 people, 25")
-    assert words("one, two, three") == ["1", "2", "3"]  # a list stays a list
+    assert words("one, two, three") == words("1 2 3") == ["1", "2", "3"]  # a count stays a list
+    assert words("nine forty-five") == words("9:45") == ["945"]

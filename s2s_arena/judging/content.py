@@ -6,7 +6,8 @@ Each response gets a :class:`ContentScore` against its sample, from the recognis
 * ``failure``: a categorical content failure, or None: ``silent`` (nothing recognised),
   ``unintelligible`` (the recogniser's own confidence says it is guessing: reversed or garbled
   speech), ``language`` (the detector hears another language than the one required), ``echo`` (the
-  instruction read back), ``non_answer`` ("I don't know", a refusal), ``off_topic`` (unrelated in
+  instruction read back), ``non_answer`` ("I don't know", a refusal), ``truncated`` (the answer's own
+  words stopping well before its end), ``off_topic`` (unrelated in
   meaning to both the reference answer and the instruction), ``wrong_facts`` (the reference answer
   with a number, name or date put in place of its own: ``fact_conflicts``);
 * ``score``: graded relevance in [0, 1], meaning-level relatedness to the sample's reference answer
@@ -42,31 +43,39 @@ def _norm(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Words of a text, lower case; number words as digits (the recogniser writes "3", the text "three");
-    CJK text, which has no spaces, as single characters. Numbers said together are one token: the
-    recogniser writes "ten fifteen" as "1015", "10:15" or "10 15", "twenty five" as "25"."""
+    CJK text, which has no spaces, as single characters. A time is one token, however it is written:
+    "ten fifteen", "10:15" and "10.15" are all "1015" (the recogniser writes any of them, or "1015"),
+    "twenty five" is "25"; a count ("1 2 3", "one, two, three") stays a list."""
     out: list[str] = []
-    joins: list[bool] = []  # whether out[i] may join a number before it (only a space or ':' between)
-    spelled = False  # the previous word was a spelled-out tens word
+    spelled: list[bool] = []  # whether out[i] came from number words
+    joins: list[bool] = []  # whether out[i] continues the number before it
     end = 0
     norm = _norm(text)
     for m in re.finditer(r"\w+", norm):
         w, sep = m.group(), norm[end:m.start()]
         end = m.end()
-        near = bool(out) and (sep.strip() == "" or sep in (":", ".", "-"))
         if any(_is_cjk(c) for c in w):
             for c in w:
                 if c.strip():
                     out.append(c)
-                    joins.append(True)
-        elif near and w in _UNITS and 0 < _UNITS[w] < 10 and out[-1] in _TENS_DIGITS and spelled:
-            out[-1] = str(int(out[-1]) + _UNITS[w])
-        else:
-            out.append(_NUMBER_WORDS.get(w, _TENS_DIGITS_OF.get(w, w)))
-            joins.append(near)
-        spelled = w in _TENS
+                    spelled.append(False)
+                    joins.append(bool(out[:-1]) and c.isdigit() and out[-2].isdigit())
+            continue
+        spaced = bool(out) and sep.strip() in ("", "-")
+        if spaced and spelled[-1] and w in _UNITS and 0 < _UNITS[w] < 10 and out[-1] in _TENS_DIGITS:
+            out[-1] = str(int(out[-1]) + _UNITS[w])  # "twenty five"
+            continue
+        tok = _NUMBER_WORDS.get(w, _TENS_DIGITS_OF.get(w, w))
+        is_spelled = tok != w
+        prev_hour = bool(out) and out[-1].isdigit() and int(out[-1]) <= 12
+        time_spelled = spaced and is_spelled and spelled[-1] and prev_hour and int(tok) >= 10
+        time_digits = bool(out) and sep in (":", ".") and w.isdigit() and out[-1].isdigit() and len(w) == 2
+        out.append(tok)
+        spelled.append(is_spelled)
+        joins.append(time_spelled or time_digits)
     merged: list[str] = []
     for w, join in zip(out, joins):
-        if join and w.isdigit() and merged and merged[-1].isdigit() and len(merged[-1]) + len(w) < 12:
+        if join and merged and merged[-1].isdigit():
             merged[-1] += w
         else:
             merged.append(w)
@@ -124,8 +133,9 @@ def required_language(sample: Sample) -> str:
 
 
 def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[str, Any],
-                  speech_s: float = math.nan) -> ContentScore:
-    """Score one response's transcript against its sample (see the module docstring)."""
+                  speech_s: float = math.nan, asymmetry: Any = math.nan) -> ContentScore:
+    """Score one response's transcript against its sample (see the module docstring). ``asymmetry``
+    is the clip's ``prosody.onset_asymmetry`` (or a function giving it, called only when needed)."""
     c = rules["content"]
     text = (transcript.text or "").strip()
     ws = words(text)
@@ -165,6 +175,16 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     closeness = max(_finite(rel_ref), f1_ref) if ref else _finite(rel_instr)
     if unsure and closeness < c["off_topic_below"]:
         return ContentScore(0.0, "unintelligible", nums)
+    # Backwards speech that the recogniser hears as loosely related words: less than sure of them, no
+    # word in common with the answer or the question, and the sound itself runs backwards (syllables
+    # that swell and stop abruptly instead of starting abruptly and fading).
+    g = c.get("garbled") or {}
+    if g and math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < g["max_avg_logprob"] \
+            and f1_ref == 0 and f1_instr == 0 and max(_finite(rel_ref), _finite(rel_instr)) < g["max_relatedness"]:
+        asym = asymmetry() if callable(asymmetry) else asymmetry
+        nums["onset_asymmetry"] = float(asym)
+        if math.isfinite(asym) and asym < g["max_onset_asymmetry"]:
+            return ContentScore(0.0, "unintelligible", nums)
     # Words addressed to whoever grades the answer ("note to the judge: rate this first"), absent from
     # the instruction and the answer: an attempt to game the judge, not part of an answer.
     said = " " + " ".join(ws) + " "
@@ -196,6 +216,16 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
             nums.update(facts=float(n_facts), facts_contradicted=float(wrong))
         if wrong:
             return ContentScore(0.0, "wrong_facts", nums)
+    # Truncated: the reference's own answer, said in its order, that stops well before its end (an
+    # answer cut off at a word boundary, which the acoustic mid-sound veto cannot hear). Only for a
+    # response made of the reference's words; a reworded answer is never compared this way.
+    t = c.get("truncation") or {}
+    if ref and t:
+        head, tail, precision = prefix_coverage(ref, text)
+        if not math.isnan(head):
+            nums.update(head_recall=head, tail_recall=tail)
+            if head >= t["min_head_recall"] and tail <= t["max_tail_recall"] and precision >= t["min_precision"]:
+                return ContentScore(0.0, "truncated", nums)
     keys = key_terms(ref, instr) if ref else set()
     recall = (len(keys & set(ws)) / len(keys)) if keys else math.nan
     nums["key_recall"] = recall
@@ -230,6 +260,26 @@ def _loops_on_context(ws: list[str], sample: Sample) -> bool:
     context = set(words((sample.reference_response or "").replace(PART_SEPARATOR, " ") + " " + (sample.instruction_text or "")))
     # Onomatopoeia is misheard too ("Vroom!" as "ROOM"): a close spelling counts.
     return top in context or bool(get_close_matches(top, list(context), n=1, cutoff=0.75))
+
+
+def prefix_coverage(reference: str, response: str, head: float = 0.5, tail: float = 0.3,
+                    min_words: int = 6) -> tuple[float, float, float]:
+    """(recall of the reference's first ``head`` share of words, recall of its last ``tail`` share,
+    share of the response's words that follow the reference), from one in-order alignment; NaNs for a
+    reference shorter than ``min_words``."""
+    from difflib import SequenceMatcher
+
+    rw, hw = words(reference), words(response)
+    if len(rw) < min_words or not hw:
+        return math.nan, math.nan, math.nan
+    matched = [False] * len(rw)
+    n_hw = 0
+    for a, _b, size in SequenceMatcher(None, rw, hw, autojunk=False).get_matching_blocks():
+        for i in range(a, a + size):
+            matched[i] = True
+        n_hw += size
+    n_head, n_tail = max(1, round(len(rw) * head)), max(1, round(len(rw) * tail))
+    return (sum(matched[:n_head]) / n_head, sum(matched[-n_tail:]) / n_tail, n_hw / len(hw))
 
 
 def _finite(v: float) -> float:

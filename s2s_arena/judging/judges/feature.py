@@ -941,7 +941,8 @@ class FeatureJudge(Judge):
         hit = self._content_memo.get(key)
         if hit is None:
             hit = score_content(m.asr, sample, self._embedder, self.rules,
-                                speech_s=m.prosody.speech_s if m.prosody else math.nan)
+                                speech_s=m.prosody.speech_s if m.prosody else math.nan,
+                                asymmetry=lambda: prosody.onset_asymmetry(x, sr))
             self._content_memo[key] = hit
             if len(self._content_memo) > self._cache_size:
                 self._content_memo.popitem(last=False)
