@@ -288,10 +288,11 @@ def test_requirements_without_level_or_tilt_judge_the_same_when_both_are_measure
     monkeypatch.setattr(F, "_needs_level_and_tilt", lambda s: True)
     want = FeatureJudge(asr="none").judge(items)
     assert [(j.verdict, j.reason) for j in got] == [(j.verdict, j.reason) for j in want]
-    # A clip cached without them and judged later for its volume gets them measured.
+    # A clip cached without them and judged later for its volume or an emphasis gets them measured.
     monkeypatch.undo()
-    loud = [PairInput(sample({"volume": "loud"}), clips[0], clips[3])]
-    assert [j.reason for j in lean.judge(loud)] == [j.reason for j in FeatureJudge(asr="none").judge(loud)]
+    later = [PairInput(sample({"volume": "loud"}), clips[0], clips[3]),
+             PairInput(sample({"emphasis": "walk"}), clips[1], clips[2])]
+    assert [j.reason for j in lean.judge(later)] == [j.reason for j in FeatureJudge(asr="none").judge(later)]
 
 
 def test_a_worker_measures_clips_from_the_shared_buffer_as_this_process_does(synth):

@@ -67,7 +67,7 @@ class Measured:
     # Word timings per sample range, asked for only when a sample requires emphasis ((): none heard).
     word_timings: dict = field(default_factory=dict)
     emphasis: dict = field(default_factory=dict)  # required words -> [prosody.WordProminence | None]
-    level_and_tilt: bool = True  # False: the whole clip's loudness and spectral tilt were not measured (NaN)
+    level_and_tilt: bool = True  # False: the whole clip's loudness, spectral tilt and prominence_db are NaN
 
 
 @dataclass
@@ -174,7 +174,8 @@ def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float],
 
     ``sequence_needs`` (from :func:`_sequence_needs`): for each number of parts, the Segment fields
     the sample's sequences compare; only those per-part measures are computed. ``level_and_tilt``
-    (from :func:`_needs_level_and_tilt`): False leaves the whole clip's loudness and tilt NaN."""
+    (from :func:`_needs_level_and_tilt`): False leaves the whole clip's loudness, tilt and
+    prominence NaN."""
     try:
         # One analysis serves the whole-clip measures and every segmentation (the pitch track is
         # most of the cost).
@@ -196,7 +197,7 @@ def measure_clip(x: np.ndarray, sr: int, veto: dict[str, float],
     if ("silent" not in broken and p.duration_s - p.speech_end_s <= veto["truncation_tail_s"]
             and tail_db > p.rms_db - veto["truncation_tail_db"]):
         broken.append("truncated")
-    m = Measured(p, broken, tail_db, prominence_db(x, sr), level_and_tilt=level_and_tilt)
+    m = Measured(p, broken, tail_db, prominence_db(x, sr) if level_and_tilt else math.nan, level_and_tilt=level_and_tilt)
     if not broken:
         for n, fields in sequence_needs:
             m.segments[n] = prosody.measure_segments(x, sr, n, where="response", analysis=analysis, fields=fields)
@@ -307,9 +308,9 @@ def _measure_shared(jobs: list[tuple[int, int, int, tuple, bool]], veto: dict[st
     return out
 
 
-# Requirements whose evidence reads neither the whole clip's loudness nor its spectral tilt (rate,
-# median F0, pauses, per-part measures): responses judged only for these skip both (a tenth of the
-# measuring cost). A branch that starts reading either must leave this set.
+# Requirements whose evidence reads neither the whole clip's loudness nor its spectral tilt nor
+# prominence_db (rate, median F0, pauses, per-part measures): responses judged only for these skip
+# the three (a sixth of the measuring cost). A branch that starts reading one must leave this set.
 _NO_LEVEL_OR_TILT = frozenset({"speaking_rate", "pitch", "pauses"})
 
 
@@ -452,6 +453,7 @@ class FeatureJudge(Judge):
                 full = prosody.measure(x, sr, where="response")
                 m.prosody = dataclasses.replace(m.prosody, loudness_lufs=full.loudness_lufs,
                                                 spectral_tilt_db=full.spectral_tilt_db)
+                m.prominence_db = prominence_db(np.asarray(x, dtype=np.float32).reshape(-1), sr)
                 m.level_and_tilt = True
         else:
             m = measure_clip(x, sr, self.rules["veto"], sequence_needs, level_and_tilt)
