@@ -542,8 +542,8 @@ def measure(x: Any, sr: int, *, text: str | None = None, egemaps: bool = False, 
     ``text`` (the words spoken) makes the syllable count exact-ish and places pauses after words;
     ``language`` (BCP-47) refines the syllable count; ``egemaps=True`` adds the 88 eGeMAPS v02
     functionals (slower: ~10x); ``analysis`` (from :func:`analyse` of the same waveform) skips the
-    analysis; ``level_and_tilt=False`` leaves the integrated loudness and the spectral tilt NaN (a
-    tenth of the cost, for callers that use neither). Silence yields a Prosody
+    analysis; ``level_and_tilt=False`` leaves the integrated loudness and the spectral tilt NaN (2.4
+    of about 17 ms CPU for a 5 s clip, for callers that use neither). Silence yields a Prosody
     with zero speech and NaN pitch; empty, NaN or absurdly long input raises AudioError naming
     ``where``.
     """
