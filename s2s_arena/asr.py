@@ -35,7 +35,7 @@ from s2s_arena.errors import DependencyError
 ASR_SR = 16_000
 _MIN_ENCODER_FRAMES = 1000  # 10 s of Whisper's 100 frames/s: shorter windows lose accuracy
 _WINDOW_BUCKETS = (1000, 2000, 3000)
-_RECIPE = 2  # bump when decoding changes (window sizes, prompts, options): names the transcript cache files
+_RECIPE = 3  # bump when decoding changes (window sizes, prompts, options): names the transcript cache files
 _BATCH = 8  # clips decoded together: greedy decoding of a few sequences costs about what one does
 
 
@@ -314,7 +314,10 @@ class FasterWhisperASR:
             toks = {code: Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=code)
                     for code in set(langs)}
             prompts = [list(toks[code].sot_sequence) + [toks[code].no_timestamps] for code in langs]
-            max_new = max(int(min(440, 24 + 12 * n / ASR_SR)) for n in n_samples)
+            # The token cap follows the window, never the batch: a decoder that loops runs to the cap,
+            # and a cap taken from the longest clip in the batch made a short clip's text depend on
+            # which clips it was decoded with.
+            max_new = int(min(440, 24 + 12 * size / 100))
             any_tok = next(iter(toks.values()))
             results = m.model.generate(
                 enc, prompts, beam_size=1, max_length=len(prompts[0]) + max_new, return_scores=True,

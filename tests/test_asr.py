@@ -155,3 +155,20 @@ def test_bundled_spec_and_silent_clip():
     assert asr is default_asr()
     t = asr.transcribe_full(np.zeros(16_000, np.float32), 16_000, language="en")
     assert len(t.text.split()) <= 3
+
+
+def test_a_looping_clip_reads_the_same_alone_or_batched_with_a_longer_one():
+    """A decoder that loops runs to its token cap; the cap follows the clip's window, not the longest
+    clip in the batch, so the transcript (and its confidence) never depends on the company it is
+    decoded in."""
+    from s2s_arena.synth import get_synthesizer
+
+    es = get_synthesizer("espeak")
+    loop = es.synthesize("Vroom! Vrooooom! Neeeeow!", "en", {"speaking_rate": "fast", "volume": "loud"}).audio
+    # Longer, but inside the same 10 s encoder window, so the two are decoded together.
+    long = es.synthesize("A headache can come from dehydration, stress or too little sleep.", "en").audio
+    assert 3 < long.shape[0] / 24000 < 8
+    alone = FasterWhisperASR(str(whisper_base_dir())).transcribe_many([(loop, 24000)])[0]
+    batched = FasterWhisperASR(str(whisper_base_dir())).transcribe_many([(long, 24000), (loop, 24000)])[1]
+    assert alone.compression_ratio > 2.4, alone.text  # it does loop: the case this guards
+    assert (batched.text, batched.avg_logprob) == (alone.text, alone.avg_logprob)
