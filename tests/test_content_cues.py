@@ -3,7 +3,8 @@ speech with the real bundled Whisper base and multilingual-e5-small; nothing moc
 
 * an answer cut off at a word boundary (no mid-sound cut for the acoustic veto to hear) is
   ``truncated`` from its transcript: the reference's words in order, stopping well before the end;
-* speech played backwards that Whisper hears as loosely related words is ``unintelligible``: no word
+* speech played backwards that Whisper hears as loosely related words is ``unintelligible`` (or, when
+  it takes it for another language, ``language``): no word
   shared with the answer or the question, low confidence, and a sound that runs backwards
   (``prosody.onset_asymmetry``)."""
 
@@ -96,7 +97,9 @@ def test_backwards_neural_speech_is_unintelligible(piper, judge, text, instructi
     smp = _sample(instruction, text)
     ab, ba = judge.judge([PairInput(smp, fwd, back, sr=out.sr), PairInput(smp, back, fwd, sr=out.sr)])
     assert ab.verdict in ("A>>B", "A>B") and ba.verdict == flip_verdict(ab.verdict), ab.reason
-    assert ab.meta["content"]["b"]["failure"] == "unintelligible", ab.reason
+    # Piper samples its noise anew on every call (no seed), so the recogniser sometimes takes the
+    # backwards clip for another language instead: either is a content failure of the backwards clip.
+    assert ab.meta["content"]["b"]["failure"] in ("unintelligible", "language"), ab.reason
 
 
 def test_onset_asymmetry_has_no_value_without_speech():

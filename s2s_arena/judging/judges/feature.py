@@ -397,6 +397,7 @@ class FeatureJudge(Judge):
         if asr is None or not hasattr(asr, "transcribe_many"):
             return
         todo: dict[tuple[str, int], tuple[Measured, np.ndarray, int, str]] = {}
+        known: list[str] = []
         from ..content import required_language
 
         for it in items:
@@ -409,7 +410,10 @@ class FeatureJudge(Judge):
                 m = self.measure(x, it.sr, language=lang, sequence_needs=seq, transcribe=False, level_and_tilt=lt)
                 if m.transcript is None and m.prosody is not None and not m.broken:
                     todo[key] = (m, x, int(it.sr), lang)
+                elif m.transcript:
+                    known.append(m.transcript)
         if not todo:
+            self._embed_ahead(items, known)
             return
         from s2s_arena.asr import hear_expected
 
@@ -418,6 +422,24 @@ class FeatureJudge(Judge):
         for (m, _x, _sr, lang), t in zip(todo.values(), ts):
             m.asr, m.transcript = t, t.text
             m.prosody = self._text_rate(m.prosody, t, lang)
+        self._embed_ahead(items, known + [t.text for t in ts])
+
+    def _embed_ahead(self, items: list[PairInput], transcripts: list[str]) -> None:
+        """Embed a batch's new transcripts, answers and questions in one call per role: the sentence
+        model costs about a third per text in a batch, with the very same vectors (the content scorer
+        then finds them in the embedder's cache)."""
+        from s2s_arena.schema import PART_SEPARATOR
+
+        if self._embedder is None:
+            return
+        said = sorted({t.strip() for t in transcripts if t and t.strip()})
+        refs = {" ".join((it.sample.reference_response or "").replace(PART_SEPARATOR, " ").split()) for it in items}
+        instrs = {(it.sample.instruction_text or "").strip() for it in items}
+        queries = sorted(set(said) | {t for t in refs | instrs if t})
+        if queries:
+            self._embedder.embed(queries, "query")
+        if said:
+            self._embedder.embed(said, "passage")
 
     def _second_hearing(self) -> dict[str, float]:
         h = self.rules["content"].get("second_hearing") or {}
