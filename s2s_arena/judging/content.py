@@ -355,7 +355,10 @@ def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]
         sentence_start = not before or before[-1] in ".!?:;\"“«¿¡|"
         # A word in capitals of five letters or more is emphasis ("we DOUBLED it"), not an acronym.
         shouted = len(w) >= 5 and w.isupper()
-        if names_ok and w[0].isupper() and not sentence_start and low != "i" and not shouted:
+        # A weekday or a month is a date wherever it stands ("Thursday morning." opens a sentence);
+        # not "May" or "March", which open sentences as common words.
+        dated = any(low in c for c in _CLOSED_NAMES) and low not in ("may", "march")
+        if names_ok and w[0].isupper() and (not sentence_start or dated) and low != "i" and not shouted:
             facts.append(Fact("name", low, len(toks)))
         toks.append(low)
     flush()
