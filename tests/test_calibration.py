@@ -374,3 +374,36 @@ def test_calibrate_both_voice_families_end_to_end(english_build, tmp_path, capsy
         assert all(r["judge"] == "feature" and r["reason"] for r in rows)
         ref = load_responses(out / "responses" / voice)["reference"]
         assert {r.meta["synth"] for r in ref.responses.values()} == {voice}
+
+
+@pytest.mark.slow
+def test_spoken_derived_responses_are_kept_and_judged_again_as_stored(tmp_path):
+    """A derived response that the synthesizer speaks ("I don't know.") is kept in OUT/derived, and a
+    rerun judges that stored audio, not a new rendering (a neural voice renders anew on every call)."""
+    import numpy as np
+
+    from s2s_arena.audio import load_audio, save_audio
+    from s2s_arena.judging.calibration import run_calibration
+    from s2s_arena.judging.judges.feature import FeatureJudge
+
+    judge = FeatureJudge()
+    if not judge.judges_content:
+        pytest.skip(judge.content_status())
+    try:
+        first = run_calibration(judge, FACT_SAMPLES[:1], tmp_path / "resp", tmp_path / "out", progress=False,
+                                classes=["non_answer"])
+        (kept,) = sorted((tmp_path / "out" / "derived" / "non_answer").glob("t-1-*.wav"))
+        assert first["classes"]["non_answer"]["pass"] == 1
+        assert load_audio(kept).shape[0] > 0.5 * 24000  # "I don't know." spoken, not an empty file
+        # Replace the stored rendering with silence and judge afresh: the stored audio is what is judged.
+        save_audio(kept, np.zeros(24000, np.float32))
+        (tmp_path / "out" / "verdicts.jsonl").unlink()
+        run_calibration(judge, FACT_SAMPLES[:1], tmp_path / "resp", tmp_path / "out", progress=False,
+                        classes=["non_answer"])
+    finally:
+        judge.close()
+    rows = [r for r in map(json.loads, (tmp_path / "out" / "verdicts.jsonl").read_text().splitlines())
+            if r["system_b"] == "non_answer"]
+    assert rows and all("silent" in r["reason"] or "quality" in r["reason"] for r in rows)
+    ab = next(r for r in rows if r["order"] == "ab")
+    assert ab["verdict"] == "A>>B" and ("B silent" in ab["reason"] or "B: speech 0.00" in ab["reason"]), ab["reason"]

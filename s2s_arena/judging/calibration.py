@@ -320,8 +320,31 @@ def _read_done(path: Path, prompt_hash: str) -> dict[str, list[dict[str, Any]]]:
 BATCH_PAIRS = 24
 
 
+def _derived(cls: str, sample: Sample, a: Any, synth: Any, voice_seed: int, other: str,
+             derived_dir: Path | None) -> Any:
+    """A derived response; one spoken by the synthesizer is kept in ``derived_dir`` and read from there
+    on a rerun, since a neural voice (Piper) samples new noise on every call: a rerun then judges the
+    very audio the first run judged."""
+    from s2s_arena.audio import SAMPLE_RATE, load_audio, save_audio
+
+    from .judges.base import stable_hash
+
+    path = None
+    if derived_dir is not None and synth is not None:
+        key = stable_hash([cls, sample.reference_response, sample.language, sample.requirements, other,
+                           voice_seed, getattr(synth, "name", ""), getattr(synth, "version", "")])
+        path = derived_dir / cls / f"{sample.id}-{key[:12]}.wav"
+        if path.is_file():
+            return load_audio(path, sr=SAMPLE_RATE)
+    b = derive_response(cls, sample, a, SAMPLE_RATE, synth=synth, voice_seed=voice_seed, other_text=other)
+    if path is None:
+        return b
+    save_audio(path, b, SAMPLE_RATE)
+    return load_audio(path, sr=SAMPLE_RATE)  # the stored (16-bit) audio, as a rerun will read it
+
+
 def _pair_input(pair: LabelledPair, responses: dict[str, Any], judge: Judge, make_synth: Any, samples: Sequence[Sample],
-                index: dict[str, int], seed: int) -> tuple[Any, str]:
+                index: dict[str, int], seed: int, derived_dir: Path | None = None) -> tuple[Any, str]:
     """The protocol's input for one labelled pair (derived responses made here) and its content key;
     audio that cannot be read or derived gives an input that the protocol counts as invalid."""
     from s2s_arena.audio import SAMPLE_RATE, audio_hash
@@ -340,8 +363,7 @@ def _pair_input(pair: LabelledPair, responses: dict[str, Any], judge: Judge, mak
             other = ""
             if pair.system_b == "wrong_facts" and pair.sample.id in index and len(samples) > 1:
                 other = off_topic_source(list(samples), index[pair.sample.id], seed).reference_response
-            b = derive_response(pair.system_b, pair.sample, a, SAMPLE_RATE, synth=synthesizer,
-                                voice_seed=_voice_seed(pair.sample, seed), other_text=other)
+            b = _derived(pair.system_b, pair.sample, a, synthesizer, _voice_seed(pair.sample, seed), other, derived_dir)
         else:
             b = responses[pair.system_b].audio(pair.sample.id)
         instr = instruction_audio(pair.sample) if judge.listens_to_instruction else None
@@ -359,10 +381,12 @@ _SYNTH_CLASSES = ("non_answer", "other_language", "judge_note", "wrong_facts")
 
 def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[str, Any], out_dir: Path,
                    *, cache: Any = None, progress: bool = True, synth: str = "espeak", seed: int = 0,
-                   samples: Sequence[Sample] = (), batch_pairs: int = BATCH_PAIRS) -> list[dict[str, Any]]:
+                   samples: Sequence[Sample] = (), batch_pairs: int = BATCH_PAIRS,
+                   derived_dir: Path | None = None) -> list[dict[str, Any]]:
     """Judge every pair in both orders, ``batch_pairs`` pairs per judge call, appending each batch's
     rows to ``out_dir/verdicts.jsonl`` (resumable: pairs with both orders there are not judged again).
-    Rows come back in pair order; the verdicts do not depend on ``batch_pairs``."""
+    Rows come back in pair order; the verdicts do not depend on ``batch_pairs``. Derived responses
+    that a synthesizer speaks are kept in ``derived_dir`` when given (reruns judge the same audio)."""
     from tqdm.auto import tqdm
 
     from s2s_arena.engine import progress as engine_progress
@@ -396,7 +420,7 @@ def judge_labelled(judge: Judge, pairs: Sequence[LabelledPair], responses: dict[
         bar.update(len(pairs) - len(pending))
         for b0 in range(0, len(pending), batch_pairs):
             batch = pending[b0:b0 + batch_pairs]
-            made = [_pair_input(pairs[i], responses, judge, make_synth, samples, index, seed) for i in batch]
+            made = [_pair_input(pairs[i], responses, judge, make_synth, samples, index, seed, derived_dir) for i in batch]
             # The benchmark's own protocol (both orders, cache, contained judge errors), the whole batch
             # in one judge call; identical pairs are put to the judge, since tying them by itself is
             # what this control measures.
@@ -656,7 +680,7 @@ def run_calibration(judge: Judge, samples: Sequence[Sample], resp_dir: str | Pat
 
         raise ConfigError(f"calibration classes: unknown {', '.join(unknown)}; known: {', '.join(CLASSES)}")
     pairs, missing = labelled_pairs(samples, available, classes)
-    rows = judge_labelled(judge, pairs, responses, out_dir, cache=cache, progress=progress, synth=synth,
+    rows = judge_labelled(judge, pairs, responses, out_dir, derived_dir=out_dir / "derived", cache=cache, progress=progress, synth=synth,
                           seed=seed, samples=samples, batch_pairs=batch_pairs)
     report = score(rows, missing)
     report["judge"] = {"name": judge.name, "version": judge.version, "config_hash": judge.config_hash()}
