@@ -78,6 +78,7 @@ def test_normalize_text():
 
 
 # --- the bundled recogniser (real multilingual Whisper base that the `asr` extra installs) --------------
+from s2s_arena import asr as asr_module  # noqa: E402
 from s2s_arena.asr import FasterWhisperASR, Transcript, default_asr, whisper_base_dir  # noqa: E402
 
 _EN = "The capital of France is Paris, a large city on the river Seine."
@@ -132,7 +133,7 @@ def test_transcripts_persist_on_disk_by_audio_hash(espeak_clips, tmp_path):
     a = FasterWhisperASR(str(whisper_base_dir()), cache_dir=tmp_path, name="bundled:whisper-base")
     t = a.transcribe_full(en[: sr * 2], sr, words=False)
     files = list(tmp_path.rglob("*.json"))
-    assert len(files) == 1 and files[0].name.endswith("-auto-t-v2.json")
+    assert len(files) == 1 and files[0].name.endswith(f"-auto-t-v{asr_module._RECIPE}.json")
     assert Transcript.from_json(json.loads(files[0].read_text())) == t
     files[0].write_text("{broken")  # a damaged entry is transcribed again, not fatal
     b = FasterWhisperASR(str(whisper_base_dir()), cache_dir=tmp_path, name="bundled:whisper-base")
