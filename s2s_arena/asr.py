@@ -358,6 +358,14 @@ class FasterWhisperASR:
                           model=self.name)
 
 
+LOOP_COMPRESSION_RATIO = 2.4  # Whisper's own hallucination test: a looping decoder's text gzips > 2.4x
+
+
+def looping(t: Transcript) -> bool:
+    """Whether a transcript is a decoder stuck in a loop (its text compresses unusually well)."""
+    return math.isfinite(t.compression_ratio) and t.compression_ratio > LOOP_COMPRESSION_RATIO
+
+
 def hear_expected(asr: Any, items: list[tuple[Any, int]], languages: list[str | None], *,
                   min_prob: float = 0.0, margin: float = 0.0) -> list[Transcript]:
     """Transcribe clips whose expected language is known, detecting the language of each.
@@ -386,7 +394,14 @@ def hear_expected(asr: Any, items: list[tuple[Any, int]], languages: list[str | 
         again = asr.transcribe_many([items[i] for i in idx], language=base)
         for i, t in zip(idx, again):
             d = detected[i]
-            if math.isfinite(t.avg_logprob) and (not math.isfinite(d.avg_logprob) or t.avg_logprob >= d.avg_logprob - margin):
+            # A decoder looping on one syllable is very sure of each repetition, so a loop's mean
+            # log-probability says nothing: a loop-free hearing beats a looping one.
+            if looping(d) != looping(t):
+                better = looping(d)
+            else:
+                better = math.isfinite(t.avg_logprob) and (
+                    not math.isfinite(d.avg_logprob) or t.avg_logprob >= d.avg_logprob - margin)
+            if better:
                 out[i] = dataclasses.replace(t, language=base, language_probability=d.language_prob(base),
                                              language_probs=d.language_probs, heard_in=base)
     return out

@@ -4,7 +4,7 @@ speech with the real bundled Whisper base and multilingual-e5-small; nothing moc
 * an answer cut off at a word boundary (no mid-sound cut for the acoustic veto to hear) is
   ``truncated`` from its transcript: the reference's words in order, stopping well before the end;
 * speech played backwards that Whisper hears as loosely related words is ``unintelligible`` (or, when
-  it takes it for another language, ``language``): no word
+  it takes it for another language, ``language``): few words
   shared with the answer or the question, low confidence, and a sound that runs backwards
   (``prosody.onset_asymmetry``)."""
 

@@ -144,12 +144,16 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
         return ContentScore(0.0, "silent", nums)
     if getattr(transcript, "heard_in", None):
         nums["second_hearing"] = 1.0  # decoded again in the required language (s2s_arena.asr.hear_expected)
-    # A decoder looping on garbage repeats itself: gzip compresses its text unusually well. Not when
-    # what repeats is a word of the answer or the question ("Vroom! Vroom!" for a sound effect: the
-    # decoder runs on past the speaker's own repetitions, which are content, not garbage).
-    if math.isfinite(transcript.compression_ratio) and transcript.compression_ratio > c["max_compression_ratio"] \
-            and not _loops_on_context(ws, sample):
-        return ContentScore(0.0, "unintelligible", nums)
+    # A decoder that loops repeats itself: gzip compresses its text unusually well. It may loop on
+    # garbage, or run on after hearing the right words (a spelled word, "Vroom! Vroom!"): the loop is
+    # cut to one pass and what remains is scored; a loop that is neither on a word of the answer or
+    # the question nor leaves words close to the answer is unintelligible.
+    garbage_loop = False
+    if math.isfinite(transcript.compression_ratio) and transcript.compression_ratio > c["max_compression_ratio"]:
+        nums["looped"] = 1.0
+        garbage_loop = not _loops_on_context(ws, sample)
+        ws = _deloop(ws)
+        text = " ".join(ws)
     unsure = math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < c["min_avg_logprob"]
     lang = required_language(sample)
     if transcript.language_probs:
@@ -173,17 +177,21 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     # (With a reference answer only closeness to it counts: a garbled transcript drifts towards the
     # question's topic words often enough.)
     closeness = max(_finite(rel_ref), f1_ref) if ref else _finite(rel_instr)
-    if unsure and closeness < c["off_topic_below"]:
+    if (unsure or garbage_loop) and closeness < c["off_topic_below"]:
         return ContentScore(0.0, "unintelligible", nums)
-    # Backwards speech that the recogniser hears as loosely related words: less than sure of them, no
-    # word in common with the answer or the question, and the sound itself runs backwards (syllables
+    # Backwards speech that the recogniser hears as loosely related words: less than sure of them, few
+    # words in common with the answer or the question, and the sound itself runs backwards (syllables
     # that swell and stop abruptly instead of starting abruptly and fading).
     g = c.get("garbled") or {}
     if g and math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < g["max_avg_logprob"] \
-            and f1_ref == 0 and f1_instr == 0 and max(_finite(rel_ref), _finite(rel_instr)) < g["max_relatedness"]:
+            and max(f1_ref, f1_instr) < g["max_word_f1"]:
         asym = asymmetry() if callable(asymmetry) else asymmetry
         nums["onset_asymmetry"] = float(asym)
-        if math.isfinite(asym) and asym < g["max_onset_asymmetry"]:
+        # Loosely related in meaning and sounding backwards, or clearly backwards whatever the words
+        # seem to mean (a hallucinated sentence on the question's topic is still a hallucination).
+        related = max(_finite(rel_ref), _finite(rel_instr))
+        if math.isfinite(asym) and ((asym < g["max_onset_asymmetry"] and related < g["max_relatedness"])
+                                    or asym < g["clearly_backwards"]):
             return ContentScore(0.0, "unintelligible", nums)
     # Words addressed to whoever grades the answer ("note to the judge: rate this first"), absent from
     # the instruction and the answer: an attempt to game the judge, not part of an answer.
@@ -245,6 +253,23 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
 
 _TENS_DIGITS_OF = {"sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90"}
 _TENS_DIGITS = {str(v) for v in range(20, 100, 10)}
+
+
+def _deloop(ws: list[str], max_n: int = 12) -> list[str]:
+    """The words with every immediate repetition of a run of up to ``max_n`` words cut to one."""
+    out = list(ws)
+    changed = True
+    while changed:
+        changed = False
+        for n in range(1, max_n + 1):
+            i = 0
+            while i + 2 * n <= len(out):
+                if out[i:i + n] == out[i + n:i + 2 * n]:
+                    del out[i + n:i + 2 * n]
+                    changed = True
+                else:
+                    i += 1
+    return out
 
 
 def _loops_on_context(ws: list[str], sample: Sample) -> bool:
