@@ -491,8 +491,12 @@ class FeatureJudge(Judge):
         ("I don't know.") has too few nuclei for a stable count, and a fast one merges them."""
         import dataclasses
 
+        from s2s_arena.asr import looping
+
         conf = getattr(t, "avg_logprob", math.nan)
         if not t.text or not math.isfinite(conf) or conf < self.rules["content"]["min_avg_logprob"] or p.speech_s <= 0:
+            return p
+        if looping(t):  # a decoder that ran on repeating itself says nothing about how many syllables were spoken
             return p
         n = prosody.count_syllables(t.text, language)
         if not n:
