@@ -60,12 +60,17 @@ def _cut_at_pause(x: np.ndarray, sr: int, share: float) -> np.ndarray:
 
 
 def test_prefix_coverage_tells_a_cut_answer_from_a_whole_or_reworded_one():
-    head, tail, prec = prefix_coverage(REF, "I'm sorry your order arrived damaged. You can ask for a replacement")
-    assert head >= 0.8 and tail == 0 and prec == 1
-    head, tail, prec = prefix_coverage(REF, REF + " Is there anything else?")
+    head, tail, prec, trailing = prefix_coverage(REF, "I'm sorry your order arrived damaged. You can ask for a replacement")
+    assert head >= 0.8 and tail == 0 and prec == 1 and trailing == 0
+    head, tail, prec, trailing = prefix_coverage(REF, REF + " Is there anything else?")
     assert tail == 1 and head == 1
-    head, tail, prec = prefix_coverage(REF, "So sorry! We'll send you a new one or give you your money back.")
+    head, tail, prec, trailing = prefix_coverage(REF, "So sorry! We'll send you a new one or give you your money back.")
     assert prec < 0.6  # a reworded answer is not compared for truncation
+    # A misheard ending goes on after the last word that matches; a cut answer stops there.
+    *_, trailing = prefix_coverage("Unplug the router. Wait thirty seconds. Plug it back in. Wait until the lights are "
+                                   "steady green.", "Unplug the router. Wait 30 seconds. Plug it back in. Wait until "
+                                   "the light starts to degreen.")
+    assert trailing >= 3
     assert all(math.isnan(v) for v in prefix_coverage("We can do this.", "We can"))  # too short to tell
 
 

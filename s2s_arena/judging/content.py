@@ -152,8 +152,9 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     if math.isfinite(transcript.compression_ratio) and transcript.compression_ratio > c["max_compression_ratio"]:
         nums["looped"] = 1.0
         garbage_loop = not _loops_on_context(ws, sample)
-        ws = _deloop(ws)
-        text = " ".join(ws)
+        if garbage_loop:  # a loop on the answer's own words may be the speaker's repetition: kept whole
+            ws = _deloop(ws)
+            text = " ".join(ws)
     unsure = math.isfinite(transcript.avg_logprob) and transcript.avg_logprob < c["min_avg_logprob"]
     lang = required_language(sample)
     if transcript.language_probs:
@@ -228,11 +229,12 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     # answer cut off at a word boundary, which the acoustic mid-sound veto cannot hear). Only for a
     # response made of the reference's words; a reworded answer is never compared this way.
     t = c.get("truncation") or {}
-    if ref and t:
-        head, tail, precision = prefix_coverage(ref, text)
+    if ref and t and "looped" not in nums:  # a looping decoder's words say nothing of where speech stopped
+        head, tail, precision, trailing = prefix_coverage(ref, text)
         if not math.isnan(head):
             nums.update(head_recall=head, tail_recall=tail)
-            if head >= t["min_head_recall"] and tail <= t["max_tail_recall"] and precision >= t["min_precision"]:
+            if head >= t["min_head_recall"] and tail <= t["max_tail_recall"] and precision >= t["min_precision"] \
+                    and trailing <= t["max_trailing"]:
                 return ContentScore(0.0, "truncated", nums)
     keys = key_terms(ref, instr) if ref else set()
     recall = (len(keys & set(ws)) / len(keys)) if keys else math.nan
@@ -288,23 +290,26 @@ def _loops_on_context(ws: list[str], sample: Sample) -> bool:
 
 
 def prefix_coverage(reference: str, response: str, head: float = 0.5, tail: float = 0.3,
-                    min_words: int = 6) -> tuple[float, float, float]:
+                    min_words: int = 6) -> tuple[float, float, float, float]:
     """(recall of the reference's first ``head`` share of words, recall of its last ``tail`` share,
-    share of the response's words that follow the reference), from one in-order alignment; NaNs for a
-    reference shorter than ``min_words``."""
+    share of the response's words that follow the reference, the response's words after its last
+    word that follows the reference), from one in-order alignment; NaNs for a reference shorter than
+    ``min_words``."""
     from difflib import SequenceMatcher
 
     rw, hw = words(reference), words(response)
     if len(rw) < min_words or not hw:
-        return math.nan, math.nan, math.nan
+        return math.nan, math.nan, math.nan, math.nan
     matched = [False] * len(rw)
-    n_hw = 0
-    for a, _b, size in SequenceMatcher(None, rw, hw, autojunk=False).get_matching_blocks():
+    n_hw, last = 0, 0
+    for a, b, size in SequenceMatcher(None, rw, hw, autojunk=False).get_matching_blocks():
         for i in range(a, a + size):
             matched[i] = True
         n_hw += size
+        if size:
+            last = b + size
     n_head, n_tail = max(1, round(len(rw) * head)), max(1, round(len(rw) * tail))
-    return (sum(matched[:n_head]) / n_head, sum(matched[-n_tail:]) / n_tail, n_hw / len(hw))
+    return (sum(matched[:n_head]) / n_head, sum(matched[-n_tail:]) / n_tail, n_hw / len(hw), float(len(hw) - last))
 
 
 def _finite(v: float) -> float:

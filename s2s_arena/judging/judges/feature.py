@@ -330,7 +330,7 @@ def _sequence_needs(sample: Sample) -> tuple[tuple[int, tuple[str, ...]], ...]:
 
 class FeatureJudge(Judge):
     name = "feature"
-    version = "2.2"
+    version = "2.3"
 
     def __init__(self, asr: Any = "auto", rules: str | None = None, overrides: dict[str, Any] | None = None,
                  cache_size: int = 4096, workers: int = 1, embedder: Any = "auto"):
