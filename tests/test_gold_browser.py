@@ -88,8 +88,10 @@ def test_gold_and_reserved_battles_look_like_ordinary_ones_before_the_vote(space
                            "meta": wav_metadata(data), "sha": hashlib.sha256(data).hexdigest(), "size": len(data)}
         plan = arena.planner.roles.get(token)
         seen[token] = {"role": plan.role if plan else "ordinary", "shape": page.evaluate(SHAPE_JS),
-                       # (less Gradio's own progress timer, "0.1s", which shows while an event runs)
-                       "status": re.sub(r"^\s*[\d.]+s\s*", "", page.locator("#listen-status").inner_text()),
+                       # (less Gradio's own progress overlay, "0.1s" or on a busy machine "queue: 1/1 |
+                       # 0.0s", which shows while an event runs or waits, whatever the battle)
+                       "status": re.sub(r"^\s*(queue: \d+/\d+ \| )?[\d.]+s\s*", "",
+                                        page.locator("#listen-status").inner_text()),
                        "srcs": srcs, "clips": clips,
                        "votes_locked": page.locator("#vote-a").is_disabled(), "url": page.url}
     page.close()

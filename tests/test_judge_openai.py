@@ -50,27 +50,39 @@ class ChatServer:
                     mode = server.modes.pop(0) if server.modes else "good"
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                # A request stops counting as in flight just before its reply is written: the client
+                # frees its slot on reading the reply, and may send the next request before this
+                # handler thread has finished.
+                counted = [True]
+
+                def send(status, payload, headers=None):
+                    with server.lock:
+                        server.in_flight -= 1
+                        counted[0] = False
+                    self._send(status, payload, headers)
+
                 try:
                     time.sleep(server.delay_s)
                     if mode == "slow":
                         time.sleep(1.5)
                     if self.path != "/v1/chat/completions":
-                        return self._send(404, b'{"error": "not found"}')
+                        return send(404, b'{"error": "not found"}')
                     if mode == "429":
-                        return self._send(429, b'{"error": "rate limited"}', {"Retry-After": "0"})
+                        return send(429, b'{"error": "rate limited"}', {"Retry-After": "0"})
                     if mode == "broken":
-                        return self._send(200, b"<html>proxy error</html>")
+                        return send(200, b"<html>proxy error</html>")
                     text = "I cannot decide, sorry." if mode == "garbage" else server.verdict_for(body)
                     reply = {"id": "x", "object": "chat.completion", "model": body["model"],
                              "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                           "finish_reason": "stop"}],
                              "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
-                    self._send(200, json.dumps(reply).encode())
+                    send(200, json.dumps(reply).encode())
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with server.lock:
-                        server.in_flight -= 1
+                    if counted[0]:
+                        with server.lock:
+                            server.in_flight -= 1
 
             def _send(self, status, payload, headers=None):
                 self.send_response(status)
