@@ -361,13 +361,14 @@ class FasterWhisperASR:
 LOOP_COMPRESSION_RATIO = 2.4  # Whisper's own hallucination test: a looping decoder's text gzips > 2.4x
 
 
-def looping(t: Transcript) -> bool:
+def looping(t: Transcript, max_ratio: float = LOOP_COMPRESSION_RATIO) -> bool:
     """Whether a transcript is a decoder stuck in a loop (its text compresses unusually well)."""
-    return math.isfinite(t.compression_ratio) and t.compression_ratio > LOOP_COMPRESSION_RATIO
+    return math.isfinite(t.compression_ratio) and t.compression_ratio > max_ratio
 
 
 def hear_expected(asr: Any, items: list[tuple[Any, int]], languages: list[str | None], *,
-                  min_prob: float = 0.0, margin: float = 0.0) -> list[Transcript]:
+                  min_prob: float = 0.0, margin: float = 0.0,
+                  loop_ratio: float = LOOP_COMPRESSION_RATIO) -> list[Transcript]:
     """Transcribe clips whose expected language is known, detecting the language of each.
 
     Language ID on one short clip is fragile: Whisper base hears eSpeak NG's "Guten Morgen, wie geht es
@@ -396,8 +397,8 @@ def hear_expected(asr: Any, items: list[tuple[Any, int]], languages: list[str | 
             d = detected[i]
             # A decoder looping on one syllable is very sure of each repetition, so a loop's mean
             # log-probability says nothing: a loop-free hearing beats a looping one.
-            if looping(d) != looping(t):
-                better = looping(d)
+            if looping(d, loop_ratio) != looping(t, loop_ratio):
+                better = looping(d, loop_ratio)
             else:
                 better = math.isfinite(t.avg_logprob) and (
                     not math.isfinite(d.avg_logprob) or t.avg_logprob >= d.avg_logprob - margin)

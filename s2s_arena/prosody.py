@@ -208,8 +208,8 @@ def _frame_times(n: int) -> np.ndarray:
     return np.arange(n) * HOP_S + WIN_S / 2
 
 
-def _intensity_db(x: np.ndarray, sr: int) -> np.ndarray:
-    win, hop = int(round(WIN_S * sr)), int(round(HOP_S * sr))
+def _intensity_db(x: np.ndarray, sr: int, win_s: float = WIN_S, hop_s: float = HOP_S) -> np.ndarray:
+    win, hop = int(round(win_s * sr)), int(round(hop_s * sr))
     if x.shape[0] < win:
         x = np.pad(x, (0, win - x.shape[0]))
     frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop]
@@ -918,11 +918,9 @@ def onset_asymmetry(x: Any, sr: int, *, floor_db: float = 40.0) -> float:
     forwards against -0.9 (95th) backwards; eSpeak NG's flatter envelopes +0.6 against -0.6 (medians).
     NaN for a clip without speech."""
     arr = np.asarray(x, dtype=np.float32).reshape(-1)
-    win, hop = int(round(0.02 * sr)), int(round(0.005 * sr))
-    if arr.shape[0] < win + 2 * hop:
+    if arr.shape[0] < int(0.03 * sr):
         return math.nan
-    frames = np.lib.stride_tricks.sliding_window_view(arr, win)[::hop]
-    db = 10 * np.log10(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / win + 1e-12)
+    db = _intensity_db(arr, sr, win_s=0.02, hop_s=0.005)  # finer steps than the 10 ms grid: onsets are fast
     loud = db > db.max() - floor_db
     d = np.diff(db)[loud[1:] | loud[:-1]]
     if d.shape[0] < 10:

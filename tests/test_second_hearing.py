@@ -16,29 +16,29 @@ from s2s_arena.synth import get_synthesizer
 pytestmark = pytest.mark.slow  # a dozen real transcriptions
 
 
+def _bundled(model, what: str):
+    if model is None:
+        pytest.skip(f"the bundled {what} is not installed (the asr extra)")
+    return model
+
+
 @pytest.fixture(scope="module")
 def asr():
     from s2s_arena.asr import default_asr
 
-    a = default_asr()
-    if a is None:
-        pytest.skip("the bundled recogniser is not installed (the asr extra)")
-    return a
-
-
-@pytest.fixture(scope="module")
-def synth():
-    return get_synthesizer("espeak")
+    return _bundled(default_asr(), "recogniser")
 
 
 @pytest.fixture(scope="module")
 def embedder():
     from s2s_arena.semantics import default_embedder
 
-    e = default_embedder()
-    if e is None:
-        pytest.skip("the bundled sentence-embedding model is not installed (the asr extra)")
-    return e
+    return _bundled(default_embedder(), "sentence-embedding model")
+
+
+@pytest.fixture(scope="module")
+def synth():
+    return get_synthesizer("espeak")
 
 
 def _say(synth, text: str, language: str):

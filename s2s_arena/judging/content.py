@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from s2s_arena.asr import looping
 from s2s_arena.schema import PART_SEPARATOR, Sample
 
 _NUMBER_WORDS = {
@@ -132,6 +133,11 @@ def required_language(sample: Sample) -> str:
     return str(lang).split("-")[0].lower()
 
 
+def reference_text(sample: Sample) -> str:
+    """The sample's reference answer as one text (a multi-part "fast | normal | slow" answer joined)."""
+    return " ".join((sample.reference_response or "").replace(PART_SEPARATOR, " ").split())
+
+
 def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[str, Any],
                   speech_s: float = math.nan, asymmetry: Any = math.nan) -> ContentScore:
     """Score one response's transcript against its sample (see the module docstring). ``asymmetry``
@@ -149,7 +155,7 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
     # cut to one pass and what remains is scored; a loop that is neither on a word of the answer or
     # the question nor leaves words close to the answer is unintelligible.
     garbage_loop = False
-    if math.isfinite(transcript.compression_ratio) and transcript.compression_ratio > c["max_compression_ratio"]:
+    if looping(transcript, c["max_compression_ratio"]):
         nums["looped"] = 1.0
         garbage_loop = not _loops_on_context(ws, sample)
         if garbage_loop:  # a loop on the answer's own words may be the speaker's repetition: kept whole
@@ -166,7 +172,7 @@ def score_content(transcript: Any, sample: Sample, embedder: Any, rules: dict[st
                 and transcript.language_probability >= c["min_detected_prob"]):
             return ContentScore(0.0, "language", nums | {"detected": transcript.language_probability})
     # A multi-part reference ("fast | normal | slow") is one text to compare with.
-    ref = " ".join((sample.reference_response or "").replace(PART_SEPARATOR, " ").split())
+    ref = reference_text(sample)
     instr = (sample.instruction_text or "").strip()
     rel_ref = embedder.relatedness(text, ref) if ref else math.nan
     rel_instr = embedder.relatedness(instr, text, "query", "passage") if instr else math.nan
@@ -284,7 +290,7 @@ def _loops_on_context(ws: list[str], sample: Sample) -> bool:
     from difflib import get_close_matches
 
     top, _n = counts.most_common(1)[0]
-    context = set(words((sample.reference_response or "").replace(PART_SEPARATOR, " ") + " " + (sample.instruction_text or "")))
+    context = set(words(reference_text(sample) + " " + (sample.instruction_text or "")))
     # Onomatopoeia is misheard too ("Vroom!" as "ROOM"): a close spelling counts.
     return top in context or bool(get_close_matches(top, list(context), n=1, cutoff=0.75))
 

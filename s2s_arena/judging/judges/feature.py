@@ -428,12 +428,12 @@ class FeatureJudge(Judge):
         """Embed a batch's new transcripts, answers and questions in one call per role: the sentence
         model costs about a third per text in a batch, with the very same vectors (the content scorer
         then finds them in the embedder's cache)."""
-        from s2s_arena.schema import PART_SEPARATOR
+        from ..content import reference_text
 
         if self._embedder is None:
             return
         said = sorted({t.strip() for t in transcripts if t and t.strip()})
-        refs = {" ".join((it.sample.reference_response or "").replace(PART_SEPARATOR, " ").split()) for it in items}
+        refs = {reference_text(it.sample) for it in items}
         instrs = {(it.sample.instruction_text or "").strip() for it in items}
         queries = sorted(set(said) | {t for t in refs | instrs if t})
         if queries:
@@ -443,7 +443,8 @@ class FeatureJudge(Judge):
 
     def _second_hearing(self) -> dict[str, float]:
         h = self.rules["content"].get("second_hearing") or {}
-        return {"min_prob": float(h.get("min_language_prob", 0.0)), "margin": float(h.get("margin", 0.0))}
+        return {"min_prob": float(h.get("min_language_prob", 0.0)), "margin": float(h.get("margin", 0.0)),
+                "loop_ratio": float(self.rules["content"]["max_compression_ratio"])}
 
     def _transcribe(self, x: np.ndarray, sr: int, language: str) -> Any:
         """The full transcript; the language is detected (a multilingual model hears which language is
@@ -496,7 +497,8 @@ class FeatureJudge(Judge):
         conf = getattr(t, "avg_logprob", math.nan)
         if not t.text or not math.isfinite(conf) or conf < self.rules["content"]["min_avg_logprob"] or p.speech_s <= 0:
             return p
-        if looping(t):  # a decoder that ran on repeating itself says nothing about how many syllables were spoken
+        if looping(t, self.rules["content"]["max_compression_ratio"]):  # a decoder that ran on repeating
+            # itself says nothing about how many syllables were spoken
             return p
         n = prosody.count_syllables(t.text, language)
         if not n:
