@@ -425,12 +425,13 @@ def test_piper_reports_what_it_cannot_render_and_mix_hands_it_to_espeak(piper):
     from s2s_arena.synth.piper import supports
 
     assert supports({"emotion": "sad", "speaker_age": "elderly"}, "en")
-    assert not supports({"voice_quality": "whisper"}, "en") and not supports({}, "fr")
+    assert not supports({"voice_quality": "breathy"}, "en") and not supports({}, "fr")
+    assert not supports({"voice_quality": ["modal", "creaky"]}, "en")
     assert not supports({"emphasis": "lazy"}, "en") and not supports({"language": ["en", "zh"]}, "en")
-    r = piper.synthesize("Turn the lights off.", voice="piper:joe", attributes={"voice_quality": "whisper"})
-    assert any("whisper" in n for n in r.meta["unsupported"])
+    r = piper.synthesize("Turn the lights off.", voice="piper:joe", attributes={"voice_quality": "breathy"})
+    assert any("breathy" in n for n in r.meta["unsupported"])
     mix = get_synthesizer("mix")
-    w = mix.synthesize("Turn the lights off.", voice="piper:joe", attributes={"voice_quality": "whisper"})
+    w = mix.synthesize("Turn the lights off.", voice="piper:joe", attributes={"voice_quality": "breathy"})
     assert w.meta["backend"] == "espeak-ng" and "fallback" in w.meta
     assert mix.synthesize("Turn the lights off.", voice="piper:joe-m2").meta["backend"] == "piper"
     with pytest.raises(SynthError, match="unknown"):

