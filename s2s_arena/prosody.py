@@ -85,7 +85,7 @@ class Prosody:
     speech_end_s: float
     speech_s: float
     syllables: float
-    syllable_source: str  # "text" | "acoustic" | "none"
+    syllable_source: str  # "text" | "acoustic" | "none"; "same words" when a pair shares one count (judge)
     syllables_acoustic: int
     speaking_rate_sps: float
     articulation_rate_sps: float

@@ -13,7 +13,7 @@ from s2s_arena.schema import Sample, SchemaError
 from s2s_arena.systems.reference import off_topic_source, plan_response, render_reference_systems
 from s2s_arena.judging.calibration import (
     CONTENT, IDENTICAL, PARALINGUISTIC, TARGETS, labelled_pairs, markdown_table, measurable_attributes,
-    paralinguistic_attributes, score,
+    paralinguistic_attributes, score, unrendered_attributes,
 )
 
 
@@ -56,6 +56,34 @@ def test_labelled_pairs_kinds_and_missing():
     assert sum(p.kind == IDENTICAL for p in pairs) == 4
     assert sorted(m["sample_id"] for m in missing) == ["b-1", "c-1", "d-1"]  # echo missing, counted
     assert all(m["missing"] == "echo" for m in missing)
+
+
+def test_a_cue_the_voice_could_not_render_is_no_difference_between_reference_and_flat(tmp_path):
+    """The synthesizer's own "not rendered" notes take that cue out of the pair; a pair left with no
+    cue is not formed, and the report says why."""
+    import numpy as np
+
+    from s2s_arena.responses import ResponseWriter
+    from s2s_arena.schema import SystemInfo
+
+    w = ResponseWriter(tmp_path, SystemInfo(name="reference", version="1", organisation="t", kind="academic",
+                                            architecture="reference", backbone="tts:piper", description="t", spec="reference"))
+    x = np.zeros(2400, np.float32)
+    w.write("a-1", x, 24000, text="t", meta={"unsupported": ["pauses: text has fewer than two words"]})
+    w.write("b-1", x, 24000, text="t", meta={"unsupported": ["pitch 'high': not rendered by piper",
+                                                             "emotion 'happy': not rendered by piper"]})
+    w.write("d-1", x, 24000, text="t", meta={"unsupported": []})
+    lost = unrendered_attributes(load_responses(tmp_path, systems=["reference"])["reference"])
+    assert lost == {"a-1": {"pauses"}, "b-1": {"pitch", "emotion"}}
+    available = {name: {s.id for s in SAMPLES} for name in ("reference", "flat", "off_topic", "echo")}
+    pairs, missing = labelled_pairs(SAMPLES, available, unrendered=lost)
+    para = {p.sample.id: p for p in pairs if p.kind == PARALINGUISTIC}
+    assert para["a-1"].attributes == ["speaking_rate"] and para["a-1"].measured == ["speaking_rate"]
+    assert "b-1" not in para and para["d-1"].measured == ["emotion"]
+    assert missing == [{"sample_id": "b-1", "kind": PARALINGUISTIC, "pair": "reference vs flat",
+                        "missing": "the voice could not render emotion, pitch"}]
+    table = markdown_table(score([], missing), "feature")
+    assert "1 pairs could not be formed: 1 x the voice could not render emotion, pitch." in table
 
 
 def test_off_topic_and_echo_plans_are_deterministic():

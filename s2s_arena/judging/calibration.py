@@ -141,9 +141,13 @@ class LabelledPair:
 
 
 def labelled_pairs(samples: Sequence[Sample], available: dict[str, set[str]],
-                   classes: Sequence[str] = ()) -> tuple[list[LabelledPair], list[dict[str, str]]]:
+                   classes: Sequence[str] = (),
+                   unrendered: dict[str, set[str]] | None = None) -> tuple[list[LabelledPair], list[dict[str, str]]]:
     """The labelled pairs for ``samples``; ``available`` = system -> sample ids with a response;
-    ``classes``: derived classes (``CLASSES``) to add, each made from the ``reference`` response.
+    ``classes``: derived classes (``CLASSES``) to add, each made from the ``reference`` response;
+    ``unrendered``: sample id -> the required attributes the ``reference`` response's voice could not
+    render (``unrendered_attributes``). Such an attribute is no difference between reference and flat,
+    so it is left out of the paralinguistic pair; a pair left with none is not formed.
 
     Returns (pairs, missing): a pair whose response is missing is listed in ``missing`` (counted in
     the report), never silently dropped.
@@ -166,12 +170,31 @@ def labelled_pairs(samples: Sequence[Sample], available: dict[str, set[str]],
                 continue
             want(s, CLASSES[cls], "reference", cls, [cls])
         para = paralinguistic_attributes(s.requirements)
-        if para:
+        lost = sorted(set(para) & (unrendered or {}).get(s.id, set()))
+        para = [a for a in para if a not in lost]
+        if lost and not para:
+            missing.append({"sample_id": s.id, "kind": PARALINGUISTIC, "pair": "reference vs flat",
+                            "missing": f"the voice could not render {', '.join(lost)}"})
+        elif para:
             want(s, PARALINGUISTIC, "reference", "flat", para, measurable_attributes({a: s.requirements[a] for a in para}))
         want(s, CONTENT, "reference", "off_topic", ["content"])
         want(s, CONTENT, "reference", "echo", ["content"])
         want(s, IDENTICAL, "reference", IDENTICAL_COPY, [])
     return pairs, missing
+
+
+def unrendered_attributes(responses: Any) -> dict[str, set[str]]:
+    """Sample id -> the attributes a system's synthesizer reported it could not render (the response
+    manifest's ``meta.unsupported`` notes, each "<attribute> <value>: why")."""
+    import re
+
+    out: dict[str, set[str]] = {}
+    for sid, resp in (getattr(responses, "responses", None) or {}).items():
+        notes = (getattr(resp, "meta", None) or {}).get("unsupported") or []
+        attrs = {m.group(1) for n in notes if (m := re.match(r"([a-z_]+)[\s:]", str(n)))}
+        if attrs:
+            out[sid] = attrs
+    return out
 
 
 # --- derived responses ----------------------------------------------------------------------------------
@@ -604,7 +627,13 @@ def markdown_table(report: dict[str, Any], judge_name: str = "") -> str:
     for k, t in report["targets"].items():
         lines.append(f"| {k} | {_pct(t['value'])} | {_pct(t['target'])} | {'yes' if t['met'] else 'NO'} |")
     if report["missing_pairs"]:
-        lines += ["", f"{len(report['missing_pairs'])} pairs could not be formed (a response is missing)."]
+        why: dict[str, int] = defaultdict(int)
+        for m in report["missing_pairs"]:
+            w = m.get("missing", "")
+            why[w if " " in w else f"no {w} response"] += 1  # a bare system name: that response is missing
+        lines += ["", f"{len(report['missing_pairs'])} pairs could not be formed: "
+                  + "; ".join(f"{n} x {w}" for w, n in sorted(why.items(), key=lambda kv: -kv[1])[:6])
+                  + ("; ..." if len(why) > 6 else "") + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -647,7 +676,7 @@ def voice_family_table(reports: dict[str, dict[str, Any]], judge_name: str = "")
         lines.append(f"| {cls} | {group} | {_pct(CLASS_TARGETS.get(group))} | " + " | ".join(cells) + " |")
     missing = [f"{v}: {len(r['missing_pairs'])}" for v, r in reports.items() if r["missing_pairs"]]
     if missing:
-        lines += ["", "Pairs that could not be formed (a response the voice could not render, or no fact to change): "
+        lines += ["", "Pairs that could not be formed (a response or a required cue the voice could not render, or no fact to change): "
                   + "; ".join(missing) + "."]
     lines.append("")
     for v in voices:
@@ -679,7 +708,8 @@ def run_calibration(judge: Judge, samples: Sequence[Sample], resp_dir: str | Pat
         from s2s_arena.errors import ConfigError
 
         raise ConfigError(f"calibration classes: unknown {', '.join(unknown)}; known: {', '.join(CLASSES)}")
-    pairs, missing = labelled_pairs(samples, available, classes)
+    pairs, missing = labelled_pairs(samples, available, classes,
+                                    unrendered_attributes(responses.get("reference")))
     rows = judge_labelled(judge, pairs, responses, out_dir, derived_dir=out_dir / "derived", cache=cache, progress=progress, synth=synth,
                           seed=seed, samples=samples, batch_pairs=batch_pairs)
     report = score(rows, missing)

@@ -330,7 +330,7 @@ def _sequence_needs(sample: Sample) -> tuple[tuple[int, tuple[str, ...]], ...]:
 
 class FeatureJudge(Judge):
     name = "feature"
-    version = "2.3"
+    version = "2.4"
 
     def __init__(self, asr: Any = "auto", rules: str | None = None, overrides: dict[str, Any] | None = None,
                  cache_size: int = 4096, workers: int = 1, embedder: Any = "auto"):
@@ -633,11 +633,44 @@ class FeatureJudge(Judge):
             return -abs(r)
         return min(_DIRECTION[target] * r, cap)
 
+    def _same_words_rates(self, ma: Measured, mb: Measured) -> tuple[prosody.Prosody, prosody.Prosody]:
+        """The two responses' prosody, with one syllable count for both when their confident transcripts
+        say the same words: the same words have the same syllables, so what differs between the two is
+        only the time they take. The acoustic nucleus count of each clip is noisy, and biased by voice
+        and rate (Piper's neural voice merges nuclei: 12 counted for 19 spoken, fewer still when fast),
+        which can turn the faster of two readings of one text into the slower."""
+        import dataclasses
+
+        from s2s_arena.asr import looping
+
+        from ..content import word_f1
+
+        pa, pb = ma.prosody, mb.prosody
+        ta, tb = ma.asr, mb.asr
+        c = self.rules["content"]
+        if ta is None or tb is None or not (ta.text and tb.text) or pa.speech_s <= 0 or pb.speech_s <= 0:
+            return pa, pb
+        for t in (ta, tb):
+            if not math.isfinite(t.avg_logprob) or t.avg_logprob < c["min_avg_logprob"] \
+                    or looping(t, c["max_compression_ratio"]):
+                return pa, pb
+        if word_f1(ta.text, tb.text) < self.rules["norms"]["same_words_f1"]:
+            return pa, pb
+        n = (pa.syllables + pb.syllables) / 2
+
+        def shared(p: prosody.Prosody) -> prosody.Prosody:
+            span = p.speech_end_s - p.speech_start_s
+            return dataclasses.replace(p, syllables=n, syllable_source="same words",
+                                       speaking_rate_sps=n / span if span > 0 else 0.0,
+                                       articulation_rate_sps=n / p.speech_s)
+
+        return shared(pa), shared(pb)
+
     def _evidence(self, item: PairInput, ma: Measured, mb: Measured) -> tuple[list[Evidence], list[str]]:
         """Evidence for each requirement the judge can measure; the rest are returned as abstained."""
         reqs = item.sample.requirements or {}
         A = self.rules["attributes"]
-        pa, pb = ma.prosody, mb.prosody
+        pa, pb = self._same_words_rates(ma, mb)
         ev: list[Evidence] = []
         abstained: list[str] = []
 
@@ -665,7 +698,8 @@ class FeatureJudge(Judge):
                 add(attr, self._rate_compliance(pa.articulation_rate_sps, target, cfg["cap"]),
                     self._rate_compliance(pb.articulation_rate_sps, target, cfg["cap"]), cfg["jnd"],
                     f"speaking_rate={target}: articulation rate A {_fmt(pa.articulation_rate_sps)} vs B "
-                    f"{_fmt(pb.articulation_rate_sps)} syl/s (norm {_fmt(self.rules['norms']['speaking_rate_sps'], 1)})")
+                    f"{_fmt(pb.articulation_rate_sps)} syl/s (norm {_fmt(self.rules['norms']['speaking_rate_sps'], 1)}"
+                    + (f"; same words: {_fmt(pa.syllables, 1)} syllables each)" if pa.syllable_source == "same words" else ")"))
             elif attr == "style" and value == "tongue_twister":
                 cfg = A["style"]
                 add(attr, self._rate_compliance(pa.articulation_rate_sps, "fast", cfg["cap"]),
@@ -721,7 +755,11 @@ class FeatureJudge(Judge):
             elif attr == "emotion" and _single(value) in A["emotion"]["profiles"]:
                 value = _single(value)
                 cfg = A["emotion"]
-                prof = cfg["profiles"][value]
+                # A cue that another requirement of the sample sets (a required rate, pitch, volume or
+                # style) is judged there: it is not the emotion's to move, and counting it here would
+                # score a calm voice at the required normal rate as not calm.
+                fixed = {cue for req, cues in cfg["cues_set_by"].items() if req in reqs for cue in cues}
+                prof = {k: w for k, w in cfg["profiles"][value].items() if k not in fixed} or cfg["profiles"][value]
                 fa, fb = self._emotion_features(pa), self._emotion_features(pb)
 
                 def emo(f: dict[str, float]) -> float:
