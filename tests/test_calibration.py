@@ -263,6 +263,15 @@ def test_fact_conflicts_need_the_same_slot_and_another_value():
     assert fact_conflicts("火车6点出发", "火车9点出发", "zh") == (1, 1)  # numbers in every language
     # German capitalises nouns: only numbers are facts there.
     assert fact_conflicts("Der Zug fährt um 6 Uhr ab.", "Der Bus fährt um 6 Uhr ab.", "de") == (1, 0)
+    # In a number's slot a word that sounds like a number is heard as one: "four nil" written "for Nell"
+    # contradicts "one nil", "to" for "two" agrees with it; outside a number's slot "for" stays a word.
+    goal = "Straight into the top corner. One nil!"
+    assert fact_conflicts(goal, "Straight into the top corner, for Nell.", "en", 1) == (1, 1)
+    assert fact_conflicts(goal, "Straight into the top corner, one-nil.", "en", 1) == (1, 0)
+    assert fact_conflicts("You have two meetings, at ten and at four.", "You have to meetings, at ten and at for.") == (3, 0)
+    assert fact_conflicts("You have two meetings, at ten and at four.", "You have to meetings, at ten and at ate.") == (3, 1)
+    assert fact_conflicts("The bus leaves at eight.", "The bus leaves for eight.") == (1, 0)
+    assert fact_conflicts("Der Zug fährt um 4 Uhr ab.", "Der Zug fährt um for Uhr ab.", "de") == (1, 0)  # English only
 
 
 def test_requirement_coverage_counts_l2_l3_instances():

@@ -85,3 +85,15 @@ def test_an_answer_with_a_sentence_added_keeps_its_own_syllables(piper, judge):
     v = both(judge, sample({"speaking_rate": "slow"}), noted, plain)
     assert "same words" not in v.reason, v.reason
     assert v.verdict not in ("A>B", "A>>B"), v.reason  # the hack never wins
+
+
+def test_an_answer_said_twice_is_not_made_slow(piper, judge):
+    """A recogniser may write a repeated answer once: the nucleus counts (twice as many) keep the two
+    apart, so the repetition is not measured as the same words spoken at half the rate."""
+    import numpy as np
+
+    once = say(piper, TEXT, {})
+    twice = np.concatenate([once, np.zeros(int(0.4 * SR), np.float32), once])
+    v = both(judge, sample({"speaking_rate": "slow"}), twice, once)
+    assert "same words" not in v.reason, v.reason
+    assert v.verdict not in ("A>B", "A>>B"), v.reason

@@ -420,11 +420,19 @@ def fact_conflicts(reference: str, response: str, language: str = "en", max_slot
     r_vals, h_vals = set(rt), set(ht)
     r_groups, h_groups = _number_groups(rt, r_at), _number_groups(ht, h_at)
     ops = SequenceMatcher(None, rt, ht, autojunk=False).get_opcodes()
+    homophones = _NUMBER_HOMOPHONES.get(language.split("-")[0].lower(), {})
     bad = 0
     for k, (tag, i1, i2, j1, j2) in enumerate(ops):
+        if tag != "replace":
+            continue
+        # Where the answer says a number, a word that sounds like one is heard as that number ("four
+        # nil" is heard as "for Nell", "two" as "to"): a recogniser writes the likelier word.
+        if any(r_at[i].kind == "number" for i in range(i1, i2) if i in r_at):
+            for j in range(j1, j2):
+                if j not in h_at and ht[j] in homophones:
+                    h_at[j] = Fact("number", homophones[ht[j]], j)
         # A slot holds facts and at most `max_slot` other words a side ("at ten fifteen" -> "at 4.40").
-        if tag != "replace" or sum(i not in r_at for i in range(i1, i2)) > max_slot \
-                or sum(j not in h_at for j in range(j1, j2)) > max_slot:
+        if sum(i not in r_at for i in range(i1, i2)) > max_slot or sum(j not in h_at for j in range(j1, j2)) > max_slot:
             continue
         # Same slot: the words on at least one side of it agree.
         if not ((k > 0 and ops[k - 1][0] == "equal") or (k + 1 < len(ops) and ops[k + 1][0] == "equal")):
@@ -453,6 +461,8 @@ def fact_conflicts(reference: str, response: str, language: str = "en", max_slot
     return len(rf), bad
 
 
+# Words a recogniser writes for a spoken number (English): only read as numbers in a number's slot.
+_NUMBER_HOMOPHONES = {"en": {"won": "1", "to": "2", "too": "2", "for": "4", "fore": "4", "ate": "8"}}
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS_WORDS = {v: k for k, v in _TENS.items()}
 

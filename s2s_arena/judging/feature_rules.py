@@ -18,7 +18,8 @@ RULES_PATH = Path(__file__).with_name("feature_rules.yaml")
 _REQUIRED = {
     "decision": ("tie_below", "strong_at", "max_evidence"),
     "veto": ("min_speech_s", "max_clipping_fraction", "truncation_tail_s", "truncation_tail_db"),
-    "norms": ("speaking_rate_sps", "gender_boundary_st", "text_rate_below_nuclei", "same_words_f1"),
+    "norms": ("speaking_rate_sps", "gender_boundary_st", "text_rate_below_nuclei", "same_words_f1",
+              "same_words_max_nuclei_ratio"),
     "content": ("jnd", "score_full_at", "asr_noise", "asr_noise_from", "key_weight", "min_avg_logprob", "max_compression_ratio", "max_no_speech_prob",
                 "min_language_prob", "min_detected_prob", "echo_min_f1", "echo_margin", "off_topic_below", "non_answer_min",
                 "non_answer_margin", "non_answer_max_words"),

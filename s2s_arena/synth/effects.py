@@ -31,26 +31,37 @@ def median_f0(x: np.ndarray, sr: int) -> float:
     return float(np.median(p)) if p.size else math.nan
 
 
+def _seed_praat(seed: int) -> None:
+    """Praat's overlap-add resynthesis copies noise-like stretches at random in unvoiced parts: seeded,
+    the same input gives the same audio (unseeded, one sentence's two renderings differed by 0.67)."""
+    from parselmouth.praat import run
+
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({int(seed) % 2_000_000_000})")
+
+
 def change_voice(x: np.ndarray, sr: int, *, formant_ratio: float = 1.0, f0_hz: float | None = None,
-                 range_factor: float = 1.0) -> np.ndarray:
+                 range_factor: float = 1.0, seed: int = 0) -> np.ndarray:
     """Shift formants by ``formant_ratio``, move the median F0 to ``f0_hz`` (None: keep it) and scale
-    the F0 range around it by ``range_factor``; duration is unchanged."""
+    the F0 range around it by ``range_factor``; duration is unchanged; ``seed`` makes it repeatable."""
     from parselmouth.praat import call
 
     if abs(formant_ratio - 1) < 1e-3 and f0_hz is None and abs(range_factor - 1) < 1e-3:
         return np.asarray(x, np.float32)
+    _seed_praat(seed)
     out = call(_sound(x, sr), "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, float(formant_ratio),
                float(f0_hz or 0.0), float(max(0.0, range_factor)), 1.0)
     y = out.values[0].astype(np.float32)
     return np.nan_to_num(y)[: len(x)] if y.shape[0] >= len(x) else np.pad(np.nan_to_num(y), (0, len(x) - y.shape[0]))
 
 
-def tremor(x: np.ndarray, sr: int, rate_hz: float, depth: float) -> np.ndarray:
-    """F0 modulated by ``depth`` (fraction, e.g. 0.04 = +-4 %) at ``rate_hz`` (PSOLA resynthesis)."""
+def tremor(x: np.ndarray, sr: int, rate_hz: float, depth: float, seed: int = 0) -> np.ndarray:
+    """F0 modulated by ``depth`` (fraction, e.g. 0.04 = +-4 %) at ``rate_hz`` (PSOLA resynthesis;
+    ``seed`` makes it repeatable)."""
     from parselmouth.praat import call
 
     if depth <= 0:
         return np.asarray(x, np.float32)
+    _seed_praat(seed)
     snd = _sound(x, sr)
     manip = call(snd, "To Manipulation", 0.01, PITCH_FLOOR_HZ, PITCH_CEILING_HZ)
     tier = call(manip, "Extract pitch tier")

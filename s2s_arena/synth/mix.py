@@ -1,5 +1,5 @@
 """Several backends behind one synthesiser: the Piper neural voice (English) and the Kokoro Japanese
-voices where they can render every cue, eSpeak NG for the rest (whisper, breathy and creaky voice,
+voices where they can render every cue, eSpeak NG for the rest (breathy and creaky voice,
 emphasis, singing, accents, the other languages). The voice name says which: ``piper:<speaker>`` goes
 to Piper, ``kokoro:<voice>`` to Kokoro, anything else to eSpeak NG; ``SynthResult.meta["backend"]``
 records which one spoke. Kokoro is optional (used when its packages are installed).

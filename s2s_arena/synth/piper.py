@@ -124,7 +124,11 @@ class PiperSynthesizer:
     def _piper(self, text: str, length_scale: float) -> np.ndarray:
         from piper import SynthesisConfig
 
-        cfg = SynthesisConfig(length_scale=float(length_scale), noise_scale=0.5, noise_w_scale=0.6)
+        # No sampling noise: VITS draws its latent and durations from onnxruntime's own generator, which no
+        # seed reaches (two calls gave 66,304 and 67,072 samples for one sentence). Without the noise the
+        # same text, cues and seed give the same audio, as a seeded build promises; Whisper base hears it
+        # as well (mean token log-probability -0.35 against -0.37 with noise 0.5 / 0.6).
+        cfg = SynthesisConfig(length_scale=float(length_scale), noise_scale=0.0, noise_w_scale=0.0)
         chunks = [c.audio_float_array for c in self._voice.synthesize(text, syn_config=cfg)]
         if not chunks:
             raise SynthError(f"piper: produced no audio for {text[:80]!r}")
@@ -156,16 +160,18 @@ class PiperSynthesizer:
         f0 = own * 2.0 ** (seg.pitch_st / 12.0) if own and math.isfinite(own) else None
         if f0 is not None and abs(seg.pitch_st) < 1e-6 and spk.f0_hz is None:
             f0 = None
-        x = effects.change_voice(x, self.sr, formant_ratio=spk.formant_ratio, f0_hz=f0, range_factor=seg.range_scale)
+        key = (seed or 0) * 1009 + seg.index  # one repeatable seed per segment
+        x = effects.change_voice(x, self.sr, formant_ratio=spk.formant_ratio, f0_hz=f0, range_factor=seg.range_scale,
+                                 seed=key)
         whispered = seg.voice_quality == "whisper"
         depth = max(spk.tremor_depth, seg.tremor_depth)
         if depth > 0 and not whispered:  # an F0 tremor has nothing to modulate in a whisper
             x = effects.tremor(x, self.sr, TREMOR_HZ["fearful" if seg.tremor_depth >= spk.tremor_depth else "elderly"],
-                               depth)
+                               depth, seed=key)
         x = effects.tilt(x, self.sr, seg.tilt_db)
         if whispered:
             # After the speaker change: the formants (vocal tract) are the speaker's, the source is noise.
-            x = effects.whisper(x, self.sr, seed=(seed or 0) * 1009 + seg.index)
+            x = effects.whisper(x, self.sr, seed=key)
         return x
 
     def synthesize(self, text: str, language: str = "en", attributes: dict[str, Any] | None = None,

@@ -70,6 +70,16 @@ class Measured:
     level_and_tilt: bool = True  # False: the whole clip's loudness, spectral tilt and prominence_db are NaN
 
 
+def _recount(p: prosody.Prosody, n: float, source: str) -> prosody.Prosody:
+    """``p`` with ``n`` syllables (from ``source``) and the rates that follow."""
+    import dataclasses
+
+    span = p.speech_end_s - p.speech_start_s
+    return dataclasses.replace(p, syllables=float(n), syllable_source=source,
+                               speaking_rate_sps=n / span if span > 0 else 0.0,
+                               articulation_rate_sps=n / p.speech_s if p.speech_s > 0 else 0.0)
+
+
 @dataclass
 class Evidence:
     aspect: str  # attribute name, or "content"
@@ -487,36 +497,32 @@ class FeatureJudge(Judge):
             m.prosody = self._text_rate(m.prosody, m.asr, language)
         return m
 
-    def _text_rate(self, p: prosody.Prosody, t: Any, language: str) -> prosody.Prosody:
-        """The syllable count from a confident transcript instead of acoustic nuclei: a short answer
-        ("I don't know.") has too few nuclei for a stable count, and a fast one merges them."""
-        import dataclasses
-
+    def _text_syllables(self, p: prosody.Prosody, t: Any, language: str) -> int | None:
+        """The syllable count of a credible transcript (None if there is none): heard confidently, not a
+        looping decoder, in the expected language, and not wildly off the acoustic count (a recogniser
+        that mishears a language it handles badly can be confident and still invent three times the
+        syllables; one that writes a repeated answer once, half of them)."""
         from s2s_arena.asr import looping
 
         conf = getattr(t, "avg_logprob", math.nan)
-        if not t.text or not math.isfinite(conf) or conf < self.rules["content"]["min_avg_logprob"] or p.speech_s <= 0:
-            return p
-        if looping(t, self.rules["content"]["max_compression_ratio"]):  # a decoder that ran on repeating
-            # itself says nothing about how many syllables were spoken
-            return p
+        if t is None or not t.text or not math.isfinite(conf) or conf < self.rules["content"]["min_avg_logprob"] \
+                or p.speech_s <= 0 or looping(t, self.rules["content"]["max_compression_ratio"]):
+            return None
         n = prosody.count_syllables(t.text, language)
-        if not n:
-            return p
-        # Only a credible transcript: in the expected language, and not wildly off the acoustic count
-        # (a recogniser that mishears a language it handles badly can be confident and still invent
-        # three times the syllables).
         base = (language or "en").split("-")[0].lower()
-        if (t.language or base) != base or not (0.67 <= n / max(1, p.syllables_acoustic) <= 1.5):
+        if not n or (t.language or base) != base or not (0.67 <= n / max(1, p.syllables_acoustic) <= 1.5):
+            return None
+        return n
+
+    def _text_rate(self, p: prosody.Prosody, t: Any, language: str) -> prosody.Prosody:
+        """The syllable count from a credible transcript instead of acoustic nuclei for a short answer:
+        "I don't know." has too few nuclei for a stable count, and a fast one merges them. A longer
+        answer keeps its acoustic count, since a transcript changes with every re-recognition (an mp3
+        round trip) and the acoustic count does not."""
+        n = self._text_syllables(p, t, language)
+        if n is None or p.syllables_acoustic >= self.rules["norms"]["text_rate_below_nuclei"]:
             return p
-        # Long enough for the acoustic count to be stable: keep it, since a transcript changes with
-        # every re-recognition (an mp3 round trip) and the acoustic count does not.
-        if p.syllables_acoustic >= self.rules["norms"]["text_rate_below_nuclei"]:
-            return p
-        span = p.speech_end_s - p.speech_start_s
-        return dataclasses.replace(p, syllables=float(n), syllable_source="text",
-                                   speaking_rate_sps=n / span if span > 0 else 0.0,
-                                   articulation_rate_sps=n / p.speech_s)
+        return _recount(p, n, "text")
 
     def _key(self, x: np.ndarray, sr: int) -> tuple[str, int]:
         """The cache key of a clip; inside one ``judge`` call each array is hashed once, not once per
@@ -633,44 +639,48 @@ class FeatureJudge(Judge):
             return -abs(r)
         return min(_DIRECTION[target] * r, cap)
 
-    def _same_words_rates(self, ma: Measured, mb: Measured) -> tuple[prosody.Prosody, prosody.Prosody]:
-        """The two responses' prosody, with one syllable count for both when their confident transcripts
-        say the same words: the same words have the same syllables, so what differs between the two is
-        only the time they take. The acoustic nucleus count of each clip is noisy, and biased by voice
-        and rate (Piper's neural voice merges nuclei: 12 counted for 19 spoken, fewer still when fast),
-        which can turn the faster of two readings of one text into the slower."""
-        import dataclasses
+    def _same_words_rates(self, ma: Measured, mb: Measured, language: str) -> tuple[prosody.Prosody, prosody.Prosody]:
+        """The two responses' prosody with syllable counts that are comparable between them.
 
+        * The same words (two confident transcripts alike in words, and acoustic nucleus counts alike,
+          so that neither transcript dropped a repetition the other said): one syllable count for both,
+          so their rates differ only by the time they take. Each clip's nucleus count is noisy and biased
+          by voice and rate (Piper's neural voice merges nuclei: 12 counted for 19 spoken, fewer still
+          when fast), which can turn the faster of two readings of one text into the slower.
+        * Otherwise both counts come from the same source: where one clip's count is its transcript's
+          (a short answer, ``_text_rate``) and the other's acoustic, both are counted from credible
+          transcripts, or else both acoustically (a transcript counts every syllable and nuclei miss
+          some, so mixing the two makes the transcribed clip look faster)."""
         from s2s_arena.asr import looping
 
         from ..content import word_f1
 
         pa, pb = ma.prosody, mb.prosody
-        ta, tb = ma.asr, mb.asr
-        c = self.rules["content"]
-        if ta is None or tb is None or not (ta.text and tb.text) or pa.speech_s <= 0 or pb.speech_s <= 0:
+        if pa.speech_s <= 0 or pb.speech_s <= 0:
             return pa, pb
-        for t in (ta, tb):
-            if not math.isfinite(t.avg_logprob) or t.avg_logprob < c["min_avg_logprob"] \
-                    or looping(t, c["max_compression_ratio"]):
-                return pa, pb
-        if word_f1(ta.text, tb.text) < self.rules["norms"]["same_words_f1"]:
+        ta, tb, c, norms = ma.asr, mb.asr, self.rules["content"], self.rules["norms"]
+        confident = all(t is not None and t.text and math.isfinite(t.avg_logprob)
+                        and t.avg_logprob >= c["min_avg_logprob"] and not looping(t, c["max_compression_ratio"])
+                        for t in (ta, tb))
+        na, nb = max(1, pa.syllables_acoustic), max(1, pb.syllables_acoustic)
+        if confident and max(na, nb) / min(na, nb) <= norms["same_words_max_nuclei_ratio"] \
+                and word_f1(ta.text, tb.text) >= norms["same_words_f1"]:
+            n = (pa.syllables + pb.syllables) / 2
+            return _recount(pa, n, "same words"), _recount(pb, n, "same words")
+        if (pa.syllable_source == "text") == (pb.syllable_source == "text"):
             return pa, pb
-        n = (pa.syllables + pb.syllables) / 2
-
-        def shared(p: prosody.Prosody) -> prosody.Prosody:
-            span = p.speech_end_s - p.speech_start_s
-            return dataclasses.replace(p, syllables=n, syllable_source="same words",
-                                       speaking_rate_sps=n / span if span > 0 else 0.0,
-                                       articulation_rate_sps=n / p.speech_s)
-
-        return shared(pa), shared(pb)
+        xa, xb = self._text_syllables(pa, ta, language), self._text_syllables(pb, tb, language)
+        if xa is not None and xb is not None:
+            return _recount(pa, xa, "text"), _recount(pb, xb, "text")
+        return _recount(pa, pa.syllables_acoustic, "acoustic"), _recount(pb, pb.syllables_acoustic, "acoustic")
 
     def _evidence(self, item: PairInput, ma: Measured, mb: Measured) -> tuple[list[Evidence], list[str]]:
         """Evidence for each requirement the judge can measure; the rest are returned as abstained."""
+        from ..content import required_language
+
         reqs = item.sample.requirements or {}
         A = self.rules["attributes"]
-        pa, pb = self._same_words_rates(ma, mb)
+        pa, pb = self._same_words_rates(ma, mb, required_language(item.sample))
         ev: list[Evidence] = []
         abstained: list[str] = []
 
