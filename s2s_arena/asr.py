@@ -36,6 +36,7 @@ ASR_SR = 16_000
 _MIN_ENCODER_FRAMES = 1000  # 10 s of Whisper's 100 frames/s: shorter windows lose accuracy
 _WINDOW_BUCKETS = (1000, 2000, 3000)
 _RECIPE = 3  # bump when decoding changes (window sizes, prompts, options): names the transcript cache files
+_ENCODINGS_KEPT = 48  # encoder outputs kept for token_support (about a judge batch's clips)
 _BATCH = 8  # clips decoded together: greedy decoding of a few sequences costs about what one does
 
 
@@ -205,6 +206,9 @@ class FasterWhisperASR:
         self._memo: OrderedDict[tuple, Transcript] = OrderedDict()
         self._memo_size = int(cache_size)
         self._support_memo: OrderedDict[tuple, list[tuple[int, int, float]]] = OrderedDict()
+        # The encoder output of recently recognised clips, so scoring given words on them (token_support,
+        # right after recognition in a judge's batch) costs no second encoder pass. ~1 MB per 10 s window.
+        self._enc_memo: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._cache_dir = Path(cache_dir) / _slug(self.name) if cache_dir else None
 
     def transcribe(self, x: np.ndarray, sr: int, language: str | None = None) -> str:
@@ -288,14 +292,22 @@ class FasterWhisperASR:
         for size, keys in by_size.items():
             for b0 in range(0, len(keys), _BATCH):
                 chunk = keys[b0:b0 + _BATCH]
-                ts = self._run_batch([feats[k] for k in chunk], [arrays[k].shape[0] for k in chunk], size, lang)
+                ts = self._run_batch([feats[k] for k in chunk], [arrays[k].shape[0] for k in chunk], size, lang,
+                                     keys=[k[0] for k in chunk])
                 for k, t in zip(chunk, ts):
                     self._store(k, t)
                     for i in todo[k]:
                         out[i] = t
         return out  # type: ignore[return-value]
 
-    def _run_batch(self, feats: list[np.ndarray], n_samples: list[int], size: int, lang: str | None) -> list[Transcript]:
+    def _remember_encoding(self, key: tuple, enc: np.ndarray) -> None:
+        self._enc_memo[key] = enc
+        self._enc_memo.move_to_end(key)
+        while len(self._enc_memo) > _ENCODINGS_KEPT:
+            self._enc_memo.popitem(last=False)
+
+    def _run_batch(self, feats: list[np.ndarray], n_samples: list[int], size: int, lang: str | None,
+                   keys: list[str] | None = None) -> list[Transcript]:
         import ctranslate2
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
@@ -306,6 +318,10 @@ class FasterWhisperASR:
             batch[j, :, : min(size, f.shape[-1])] = f[:, :size]
         with self._lock:
             enc = m.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+            if keys is not None:
+                enc_np = np.asarray(enc)
+                for j, k in enumerate(keys):
+                    self._remember_encoding((k, size), enc_np[j].copy())
             if lang is None and m.model.is_multilingual:
                 detected = m.model.detect_language(enc)
                 probs = [[(tok[2:-2], float(p)) for tok, p in d] for d in detected]
@@ -358,12 +374,18 @@ class FasterWhisperASR:
         if todo:
             m = self._model
             tok = Tokenizer(m.hf_tokenizer, m.model.is_multilingual, task="transcribe", language=lang)
-            feats = m.feature_extractor(arr[: 30 * ASR_SR])[:, :-1]
-            size = encoder_frames(feats.shape[-1])
-            batch = np.zeros((1, feats.shape[0], size), np.float32)
-            batch[0, :, : min(size, feats.shape[-1])] = feats[:, :size]
+            n_frames = min(arr.shape[0], 30 * ASR_SR) // m.feature_extractor.hop_length
+            size = encoder_frames(n_frames)
+            cached = self._enc_memo.get((h, size))
             with self._lock:
-                enc = m.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+                if cached is not None:
+                    enc = ctranslate2.StorageView.from_array(cached[None])
+                else:
+                    feats = m.feature_extractor(arr[: 30 * ASR_SR])[:, :-1]
+                    n_frames = feats.shape[-1]
+                    batch = np.zeros((1, feats.shape[0], size), np.float32)
+                    batch[0, :, : min(size, feats.shape[-1])] = feats[:, :size]
+                    enc = m.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
                 for i in todo:
                     text = texts[i]
                     ids = tok.encode(" " + text.strip())
@@ -372,7 +394,7 @@ class FasterWhisperASR:
                         end = len(tok.decode(ids[: k + 1])) - 1
                         spans.append((max(0, pos), max(0, end)))
                         pos = end
-                    probs = m.model.align(enc, list(tok.sot_sequence), [ids], [min(size, feats.shape[-1])])[0] \
+                    probs = m.model.align(enc, list(tok.sot_sequence), [ids], [min(size, n_frames)])[0] \
                         .text_token_probs if ids else []
                     res = [(s, e, float(p)) for (s, e), p in zip(spans, probs)]
                     self._support_memo[(h, lang, text)] = res

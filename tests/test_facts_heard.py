@@ -164,3 +164,54 @@ def test_strong_delivery_evidence_is_not_overridden_by_a_word_the_delivery_blurs
     assert ba.verdict == "B>>A", ba.reason
     if "does not say" in ab.reason:  # the whispered fact heard missing: said, and left to the delivery
         assert "delivery evidence is strong: delivery decides" in ab.reason, ab.reason
+
+
+# --- how well the answer's own words explain a clip (reference_fit) ------------------------------------
+def fit(judge, reference: str, x: np.ndarray) -> float:
+    from s2s_arena.judging.content import reference_fit
+
+    (toks,) = judge._asr_backend().token_support(x, SR, [reference], "en")
+    return reference_fit(reference, toks)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_answers_words_fit_it_not_its_reversal_and_survive_an_mp3_copy(judge, espeak, case):
+    rules = load_rules()["content"]["reference_fit"]
+    ref = CASES[case][0]
+    smp = sample(ref)
+    a = say(espeak, ref)
+    said = fit(judge, ref, a)
+    assert said - fit(judge, ref, a[::-1].copy()) >= rules["decides_at"]
+    assert said - fit(judge, ref, say(espeak, "Octopuses have three hearts and blue blood.")) >= rules["decides_at"]
+    for name in ("mp3", "leading_silence", "plus_1db"):
+        assert abs(said - fit(judge, ref, derive_response(name, smp, a, SR))) < rules["rescue_margin"], name
+
+
+def _scored(failure: str | None, fit_value: float, score_value: float = 0.8) -> ContentScore:
+    return ContentScore(0.0 if failure else score_value, failure, {"avg_logprob": -1.1 if failure else -0.4},
+                        reference_fit=fit_value)
+
+
+def test_free_decoding_failing_on_a_clip_the_answer_fits_leaves_it_to_delivery(judge):
+    """An "unintelligible" clip that the answer's words explain as well as they explain an understood
+    one (an mp3 copy of it, the same words read neutrally) is the recogniser's greedy path failing:
+    delivery decides. One they explain far worse stays a failure."""
+    decide = judge._decide_content
+    content, overall, why = decide(_scored("unintelligible", -2.18), _scored(None, -2.15), "A>>B", 3.0)
+    assert (content, overall) == ("A=B", "A>>B") and "delivery decides" in why
+    content, overall, _ = decide(_scored(None, -2.15), _scored("unintelligible", -2.18), "B>>A", -3.0)
+    assert (content, overall) == ("A=B", "B>>A")
+    assert decide(_scored("unintelligible", -5.4), _scored(None, -1.6), "A>>B", 3.0)[:2] == ("B>>A", "B>>A")
+    # Other failures are never rescued this way.
+    assert decide(_scored("off_topic", -2.0), _scored(None, -2.0), "A>>B", 3.0)[:2] == ("B>>A", "B>>A")
+
+
+def test_of_two_failing_clips_the_one_the_answer_fits_far_better_wins_content(judge):
+    decide = judge._decide_content
+    # A misheard answer against reversed speech, a non-answer, another language.
+    for other in ("unintelligible", "non_answer", "language"):
+        assert decide(_scored("unintelligible", -1.6), _scored(other, -5.4), "A=B", 0.0)[:2] == ("A>>B", "A>>B")
+        assert decide(_scored(other, -5.4), _scored("unintelligible", -1.6), "A=B", 0.0)[:2] == ("B>>A", "B>>A")
+    # Close fits, or no failure that free decoding alone made: delivery decides.
+    assert decide(_scored("unintelligible", -2.0), _scored("unintelligible", -2.6), "A>B", 1.5)[:2] == ("A=B", "A>B")
+    assert decide(_scored("off_topic", -1.0), _scored("echo", -5.0), "A=B", 0.0)[:2] == ("A=B", "A=B")

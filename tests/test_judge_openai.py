@@ -142,6 +142,9 @@ def sample(i: int = 0) -> Sample:
 
 
 def test_requests_carry_audio_parts_and_verdicts_follow_the_audio(server):
+    # Each reply takes a moment, as a real server's would: an instant reply on a loaded machine can
+    # come back before the client's second worker has sent anything, and then nothing overlaps.
+    server.delay_s = 0.3
     judge = get_judge("openai:gpt-audio-test", concurrency=2)
     assert judge.base_url == server.url and judge.name == "openai:gpt-audio-test"
     pairs = [Pair(sample(i), "cand", "base", tone(0.5), tone(0.05 + 0.01 * i), instruction_audio=tone(0.2))

@@ -126,6 +126,9 @@ class ContentScore:
     # recogniser's probability of each fact, and the median over the other words; empty when not measured.
     facts_heard: tuple[float, ...] = ()
     words_heard: float = math.nan
+    # Mean log-probability per word token of the reference's own words given the clip (teacher-forced,
+    # ``reference_fit``): how well the answer's words explain the audio, whatever free decoding heard.
+    reference_fit: float = math.nan
 
     def text(self) -> str:
         nums = ", ".join(f"{k} {v:.2f}" for k, v in self.numbers.items() if isinstance(v, float) and math.isfinite(v))
@@ -507,6 +510,14 @@ def heard_facts(reference: str, language: str, support: Any) -> tuple[tuple[floa
     others = [p for s, e, p in results[0]
               if not any(s < fs[1] and e > fs[0] for fs in variants[0][1]) and re.search(r"\w", reference[s:e])]
     return tuple(heard), float(np.median(others)) if others else math.nan
+
+
+def reference_fit(reference: str, tokens: list[tuple[int, int, float]], floor: float = 1e-4) -> float:
+    """Mean natural-log probability of the reference's word tokens (``token_support`` of the reference on
+    one clip; punctuation left out, probabilities floored at ``floor``). Comparable between two clips
+    scored with the same text, not across texts."""
+    lp = [math.log(max(p, floor)) for s, e, p in tokens if re.search(r"\w", reference[s:e])]
+    return float(np.mean(lp)) if lp else math.nan
 
 
 def missing_facts(a: ContentScore, b: ContentScore, rules: dict[str, Any]) -> tuple[int, int]:

@@ -1021,30 +1021,33 @@ class FeatureJudge(Judge):
             hit = score_content(m.asr, sample, self._embedder, self.rules,
                                 speech_s=m.prosody.speech_s if m.prosody else math.nan,
                                 asymmetry=lambda: prosody.onset_asymmetry(x, sr))
-            hit = self._with_facts_heard(hit, sample, x, sr)
+            hit = self._with_forced_hearing(hit, sample, x, sr)
             self._content_memo[key] = hit
             if len(self._content_memo) > self._cache_size:
                 self._content_memo.popitem(last=False)
         return hit
 
-    def _with_facts_heard(self, score: Any, sample: Sample, x: np.ndarray, sr: int) -> Any:
-        """``score`` with how well the clip says the reference's facts (``content.heard_facts``), for a
-        passing response to a sample whose reference states facts, with a recogniser that can score
-        given words (the bundled faster-whisper one)."""
+    def _with_forced_hearing(self, score: Any, sample: Sample, x: np.ndarray, sr: int) -> Any:
+        """``score`` with how well the reference's own words explain the clip (``content.reference_fit``)
+        and, for a passing response to a sample whose reference states facts, how well it says each fact
+        (``content.heard_facts``); with a recogniser that scores given words (the bundled faster-whisper
+        one), else unchanged."""
         from dataclasses import replace
 
-        from ..content import fact_tokens, heard_facts, reference_text, required_language
+        from ..content import fact_tokens, heard_facts, reference_fit, reference_text, required_language
 
         asr = self._asr_backend()
         ref = reference_text(sample)
-        if score.failure or not ref or not self.rules["content"].get("facts_heard") \
-                or not hasattr(asr, "token_support"):
+        c = self.rules["content"]
+        if not ref or not hasattr(asr, "token_support") or not (c.get("facts_heard") or c.get("reference_fit")):
             return score
         lang = required_language(sample)
-        if not fact_tokens(ref, lang)[1]:
-            return score
+        (toks,) = asr.token_support(x, sr, [ref], lang)
+        out = replace(score, reference_fit=reference_fit(ref, toks))
+        if score.failure or not c.get("facts_heard") or not fact_tokens(ref, lang)[1]:
+            return out
         heard, words = heard_facts(ref, lang, lambda texts: asr.token_support(x, sr, texts, lang))
-        return replace(score, facts_heard=heard, words_heard=words)
+        return replace(out, facts_heard=heard, words_heard=words)
 
     def _decide_content(self, sa: Any, sb: Any, para: str, para_d: float) -> tuple[str, str, str]:
         """(content verdict, overall verdict, reason). A content failure on one side decides; two
@@ -1052,10 +1055,29 @@ class FeatureJudge(Judge):
         the delivery evidence is not strong."""
         dec, c = self.rules["decision"], self.rules["content"]
         txt = f"content: A {sa.text()} vs B {sb.text()}"
+        fit = c.get("reference_fit") or {}
+        fa, fb = sa.reference_fit, sb.reference_fit
+        fitted = bool(fit) and math.isfinite(fa) and math.isfinite(fb)
+        if fitted:
+            txt += f"; the answer's words fit A {fa:.2f} vs B {fb:.2f} per token"
         if bool(sa.failure) != bool(sb.failure):
             content = "B>>A" if sa.failure else "A>>B"
+            # Free decoding that fails on a clip the answer's own words explain as well as they explain
+            # the other, understood, clip (an mp3 copy of it, the same words louder) is the recogniser's
+            # greedy path failing, not speech that cannot be understood.
+            f_fail, f_pass = (fa, fb) if sa.failure else (fb, fa)
+            if fitted and (sa.failure or sb.failure) == "unintelligible" and f_fail >= f_pass - fit["rescue_margin"]:
+                who = "A" if sa.failure else "B"
+                return "A=B", para, (f"{txt} -> A=B ({who} was not understood in free decoding, but the answer's "
+                                     f"words explain it as well as the other: delivery decides)")
             return content, content, f"{txt} -> {content} (content failure)"
         if sa.failure and sb.failure:
+            # Both fail, one of them only because free decoding failed on it: the one that the answer's
+            # words explain far better says the answer (a misheard answer against reversed speech, a
+            # non-answer or another language).
+            if fitted and "unintelligible" in (sa.failure, sb.failure) and abs(fa - fb) >= fit["decides_at"]:
+                content = "A>>B" if fa > fb else "B>>A"
+                return content, content, f"{txt} -> {content} (both fail; the answer's words explain {'A' if fa > fb else 'B'} far better)"
             return "A=B", para, f"{txt} -> both fail content; delivery decides"
         # A fact of the answer that one says and the other does not (a wrong number or name the
         # recogniser garbled in free decoding) decides content. It rests on single words' probabilities,
