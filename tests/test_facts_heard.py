@@ -192,18 +192,22 @@ def _scored(failure: str | None, fit_value: float, score_value: float = 0.8) -> 
                         reference_fit=fit_value)
 
 
-def test_free_decoding_failing_on_a_clip_the_answer_fits_leaves_it_to_delivery(judge):
-    """An "unintelligible" clip that the answer's words explain as well as they explain an understood
-    one (an mp3 copy of it, the same words read neutrally) is the recogniser's greedy path failing:
-    delivery decides. One they explain far worse stays a failure."""
+def test_a_failure_the_answers_words_overturn_leaves_it_to_delivery(judge):
+    """A clip whose free transcript fails it (garbled, or confidently misheard as other words) but that
+    the answer's words explain as well as they explain an understood one (an mp3 copy of it, the same
+    words read neutrally) is the recogniser's failure: delivery decides. One they explain far worse
+    stays a failure."""
     decide = judge._decide_content
-    content, overall, why = decide(_scored("unintelligible", -2.18), _scored(None, -2.15), "A>>B", 3.0)
-    assert (content, overall) == ("A=B", "A>>B") and "delivery decides" in why
-    content, overall, _ = decide(_scored(None, -2.15), _scored("unintelligible", -2.18), "B>>A", -3.0)
-    assert (content, overall) == ("A=B", "B>>A")
-    assert decide(_scored("unintelligible", -5.4), _scored(None, -1.6), "A>>B", 3.0)[:2] == ("B>>A", "B>>A")
-    # Other failures are never rescued this way.
-    assert decide(_scored("off_topic", -2.0), _scored(None, -2.0), "A>>B", 3.0)[:2] == ("B>>A", "B>>A")
+    for failure in ("unintelligible", "off_topic", "truncated", "language"):
+        content, overall, why = decide(_scored(failure, -2.18), _scored(None, -2.15), "A>>B", 3.0)
+        assert (content, overall) == ("A=B", "A>>B") and "delivery decides" in why, failure
+        content, overall, _ = decide(_scored(None, -2.15), _scored(failure, -2.18), "B>>A", -3.0)
+        assert (content, overall) == ("A=B", "B>>A"), failure
+        assert decide(_scored(failure, -5.4), _scored(None, -1.6), "A>>B", 3.0)[:2] == ("B>>A", "B>>A"), failure
+    # A changed fact fits almost as well as the answer itself: the fit never overturns it, nor a
+    # non-answer, an echo, or words addressed to the judge.
+    for failure in ("wrong_facts", "non_answer", "echo", "addresses_judge"):
+        assert decide(_scored(failure, -2.0), _scored(None, -2.0), "A>>B", 3.0)[:2] == ("B>>A", "B>>A"), failure
 
 
 def test_of_two_failing_clips_the_one_the_answer_fits_far_better_wins_content(judge):
@@ -212,6 +216,15 @@ def test_of_two_failing_clips_the_one_the_answer_fits_far_better_wins_content(ju
     for other in ("unintelligible", "non_answer", "language"):
         assert decide(_scored("unintelligible", -1.6), _scored(other, -5.4), "A=B", 0.0)[:2] == ("A>>B", "A>>B")
         assert decide(_scored(other, -5.4), _scored("unintelligible", -1.6), "A=B", 0.0)[:2] == ("B>>A", "B>>A")
-    # Close fits, or no failure that free decoding alone made: delivery decides.
+    # Close fits, or a better-fitting clip whose failure the fit does not overturn: delivery decides.
     assert decide(_scored("unintelligible", -2.0), _scored("unintelligible", -2.6), "A>B", 1.5)[:2] == ("A=B", "A>B")
-    assert decide(_scored("off_topic", -1.0), _scored("echo", -5.0), "A=B", 0.0)[:2] == ("A=B", "A=B")
+    assert decide(_scored("echo", -1.0), _scored("off_topic", -5.0), "A=B", 0.0)[:2] == ("A=B", "A=B")
+    assert decide(_scored("wrong_facts", -1.0), _scored("non_answer", -5.0), "A=B", 0.0)[:2] == ("A=B", "A=B")
+
+
+def test_a_fit_over_a_few_words_is_not_used():
+    from s2s_arena.judging.content import reference_fit
+
+    toks = [(0, 5, 0.5), (5, 9, 0.5), (9, 10, 0.9)]  # "Radio", " off", "."
+    assert math.isnan(reference_fit("Radio off.", toks, min_tokens=4))
+    assert reference_fit("Radio off.", toks) == pytest.approx(math.log(0.5))  # punctuation left out

@@ -512,12 +512,14 @@ def heard_facts(reference: str, language: str, support: Any) -> tuple[tuple[floa
     return tuple(heard), float(np.median(others)) if others else math.nan
 
 
-def reference_fit(reference: str, tokens: list[tuple[int, int, float]], floor: float = 1e-4) -> float:
+def reference_fit(reference: str, tokens: list[tuple[int, int, float]], floor: float = 1e-4,
+                  min_tokens: int = 1) -> float:
     """Mean natural-log probability of the reference's word tokens (``token_support`` of the reference on
-    one clip; punctuation left out, probabilities floored at ``floor``). Comparable between two clips
-    scored with the same text, not across texts."""
+    one clip; punctuation left out, probabilities floored at ``floor``); NaN for fewer than
+    ``min_tokens`` of them, whose mean is too noisy to compare. Comparable between two clips scored with
+    the same text, not across texts."""
     lp = [math.log(max(p, floor)) for s, e, p in tokens if re.search(r"\w", reference[s:e])]
-    return float(np.mean(lp)) if lp else math.nan
+    return float(np.mean(lp)) if lp and len(lp) >= min_tokens else math.nan
 
 
 def missing_facts(a: ContentScore, b: ContentScore, rules: dict[str, Any]) -> tuple[int, int]:

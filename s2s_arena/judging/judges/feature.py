@@ -1043,7 +1043,8 @@ class FeatureJudge(Judge):
             return score
         lang = required_language(sample)
         (toks,) = asr.token_support(x, sr, [ref], lang)
-        out = replace(score, reference_fit=reference_fit(ref, toks))
+        out = replace(score, reference_fit=reference_fit(
+            ref, toks, min_tokens=int((c.get("reference_fit") or {}).get("min_tokens", 1))))
         if score.failure or not c.get("facts_heard") or not fact_tokens(ref, lang)[1]:
             return out
         heard, words = heard_facts(ref, lang, lambda texts: asr.token_support(x, sr, texts, lang))
@@ -1060,22 +1061,25 @@ class FeatureJudge(Judge):
         fitted = bool(fit) and math.isfinite(fa) and math.isfinite(fb)
         if fitted:
             txt += f"; the answer's words fit A {fa:.2f} vs B {fb:.2f} per token"
+        overturns = set(fit.get("overturns") or ())
         if bool(sa.failure) != bool(sb.failure):
             content = "B>>A" if sa.failure else "A>>B"
-            # Free decoding that fails on a clip the answer's own words explain as well as they explain
-            # the other, understood, clip (an mp3 copy of it, the same words louder) is the recogniser's
-            # greedy path failing, not speech that cannot be understood.
-            f_fail, f_pass = (fa, fb) if sa.failure else (fb, fa)
-            if fitted and (sa.failure or sb.failure) == "unintelligible" and f_fail >= f_pass - fit["rescue_margin"]:
+            # A failure read from a free transcript (greedy decoding that garbled the clip, or heard other
+            # words confidently) on a clip that the answer's own words explain as well as they explain the
+            # other, understood, clip (an mp3 copy of it, the same words louder) is the recogniser's, not
+            # the speaker's: delivery decides.
+            failing, f_fail, f_pass = (sa, fa, fb) if sa.failure else (sb, fb, fa)
+            if fitted and failing.failure in overturns and f_fail >= f_pass - fit["rescue_margin"]:
                 who = "A" if sa.failure else "B"
-                return "A=B", para, (f"{txt} -> A=B ({who} was not understood in free decoding, but the answer's "
+                return "A=B", para, (f"{txt} -> A=B ({who}'s transcript reads {failing.failure}, but the answer's "
                                      f"words explain it as well as the other: delivery decides)")
             return content, content, f"{txt} -> {content} (content failure)"
         if sa.failure and sb.failure:
-            # Both fail, one of them only because free decoding failed on it: the one that the answer's
-            # words explain far better says the answer (a misheard answer against reversed speech, a
-            # non-answer or another language).
-            if fitted and "unintelligible" in (sa.failure, sb.failure) and abs(fa - fb) >= fit["decides_at"]:
+            # Both fail: the one the answer's words explain far better says the answer, when its own
+            # failure is one a free transcript can be wrong about (a misheard answer against its reversal,
+            # a non-answer or another language).
+            better = sa if fa > fb else sb
+            if fitted and better.failure in overturns and abs(fa - fb) >= fit["decides_at"]:
                 content = "A>>B" if fa > fb else "B>>A"
                 return content, content, f"{txt} -> {content} (both fail; the answer's words explain {'A' if fa > fb else 'B'} far better)"
             return "A=B", para, f"{txt} -> both fail content; delivery decides"
