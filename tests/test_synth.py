@@ -386,6 +386,19 @@ def _f0(r):
     return median_f0(r.audio, r.sr)
 
 
+def test_piper_renders_a_range_wider_than_praat_can_move(piper):
+    """A happy sound-effect request widens the F0 range 5.75x for the child speaker; on this sentence
+    Praat's overlap-add cannot move every pitch point that far ("--undefined--"), which once failed a
+    whole calibration run. The range is narrowed to what Praat renders, and the rest still applies."""
+    from s2s_arena.synth.effects import median_f0
+
+    text = "Tell my son a fun fact about frogs and then make a frog sound."
+    r = piper.synthesize(text, "en", {"emotion": "happy", "style": "sound_effect"}, seed=0)
+    assert r.sr == 24000 and r.audio.shape[0] > 24000 and np.all(np.isfinite(r.audio))
+    assert r.meta["segments"][0]["range_scale"] > 5  # the request that trips Praat
+    assert median_f0(r.audio, r.sr) > 200  # the child speaker's raised voice is still there
+
+
 def test_piper_speaks_24k_with_speakers_made_by_praat(piper):
     from s2s_arena.synth.piper import SPEAKERS
 
