@@ -144,6 +144,10 @@ def test_missing_facts_is_antisymmetric_and_needs_the_same_words():
     assert missing_facts(said, score(((0.008, 0.009), 0.009)), rules) == (0, 0)
     # Other words not the reference's (a reworded answer): not compared.
     assert missing_facts(said, score(((0.0, 0.9), 0.05)), rules) == (0, 0)
+    # A reference made of facts only ("1, 2, 3, 4, 5"): no other words to stand against, compared as they are.
+    count = score(((0.42, 0.95, 0.99, 0.99, 0.98), math.nan))
+    assert missing_facts(count, score(((0.0, 0.18, 0.08, 0.8, 0.0), math.nan)), rules) == (2, 0)
+    assert missing_facts(count, score(((0.3, 0.9, 0.97, 0.99, 0.9), math.nan)), rules) == (0, 0)  # an mp3 copy
     # Unmeasured (no fact in the reference, or a recogniser that cannot score given words).
     assert missing_facts(said, ContentScore(1.0, None, {}), rules) == (0, 0)
 

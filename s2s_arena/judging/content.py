@@ -533,8 +533,12 @@ def missing_facts(a: ContentScore, b: ContentScore, rules: dict[str, Any]) -> tu
     r = rules.get("facts_heard") or {}
     if not r or not a.facts_heard or len(a.facts_heard) != len(b.facts_heard):
         return 0, 0
-    if not (a.words_heard >= r["min_words"] and b.words_heard >= r["min_words"]):
+    # A reference made of facts only ("1, 2, 3, 4, 5") has no other words to stand against: its facts
+    # are compared as they are.
+    facts_only = math.isnan(a.words_heard) and math.isnan(b.words_heard)
+    if not facts_only and not (a.words_heard >= r["min_words"] and b.words_heard >= r["min_words"]):
         return 0, 0
+    wa, wb = (1.0, 1.0) if facts_only else (a.words_heard, b.words_heard)
     floor = r["floor"]
 
     def rel(p: float, words: float) -> float:
@@ -544,7 +548,7 @@ def missing_facts(a: ContentScore, b: ContentScore, rules: dict[str, Any]) -> tu
     for pa, pb in zip(a.facts_heard, b.facts_heard):
         if not (math.isfinite(pa) and math.isfinite(pb)):
             continue
-        drop = rel(pa, a.words_heard) - rel(pb, b.words_heard)
+        drop = rel(pa, wa) - rel(pb, wb)
         a_only += pa >= r["said_at"] and drop >= r["drop_decades"]
         b_only += pb >= r["said_at"] and -drop >= r["drop_decades"]
     return a_only, b_only
