@@ -224,6 +224,9 @@ def test_of_two_failing_clips_the_one_the_answer_fits_far_better_wins_content(ju
     assert decide(_scored("unintelligible", -2.0), _scored("unintelligible", -2.6), "A>B", 1.5)[:2] == ("A=B", "A>B")
     assert decide(_scored("echo", -1.0), _scored("off_topic", -5.0), "A=B", 0.0)[:2] == ("A=B", "A=B")
     assert decide(_scored("wrong_facts", -1.0), _scored("non_answer", -5.0), "A=B", 0.0)[:2] == ("A=B", "A=B")
+    # Neither clip carries the answer (its words explain both poorly): no winner by fit, nor a rescue.
+    assert decide(_scored("language", -6.7), _scored("unintelligible", -5.5), "A=B", 0.0)[:2] == ("A=B", "A=B")
+    assert decide(_scored("unintelligible", -5.0), _scored(None, -5.2), "A=B", 0.0)[:2] == ("B>>A", "B>>A")
 
 
 def test_a_fit_over_a_few_words_is_not_used():

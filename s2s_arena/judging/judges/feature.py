@@ -1069,7 +1069,8 @@ class FeatureJudge(Judge):
             # other, understood, clip (an mp3 copy of it, the same words louder) is the recogniser's, not
             # the speaker's: delivery decides.
             failing, f_fail, f_pass = (sa, fa, fb) if sa.failure else (sb, fb, fa)
-            if fitted and failing.failure in overturns and f_fail >= f_pass - fit["rescue_margin"]:
+            if fitted and failing.failure in overturns and f_fail >= f_pass - fit["rescue_margin"] \
+                    and f_fail >= fit["min_fit"]:
                 who = "A" if sa.failure else "B"
                 return "A=B", para, (f"{txt} -> A=B ({who}'s transcript reads {failing.failure}, but the answer's "
                                      f"words explain it as well as the other: delivery decides)")
@@ -1079,7 +1080,8 @@ class FeatureJudge(Judge):
             # failure is one a free transcript can be wrong about (a misheard answer against its reversal,
             # a non-answer or another language).
             better = sa if fa > fb else sb
-            if fitted and better.failure in overturns and abs(fa - fb) >= fit["decides_at"]:
+            if fitted and better.failure in overturns and abs(fa - fb) >= fit["decides_at"] \
+                    and max(fa, fb) >= fit["min_fit"]:
                 content = "A>>B" if fa > fb else "B>>A"
                 return content, content, f"{txt} -> {content} (both fail; the answer's words explain {'A' if fa > fb else 'B'} far better)"
             return "A=B", para, f"{txt} -> both fail content; delivery decides"
