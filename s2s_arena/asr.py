@@ -285,7 +285,7 @@ class FasterWhisperASR:
                 for i in todo[k]:
                     out[i] = t
         # Same-size windows together (the sizes are fixed, so batching never changes a transcript).
-        feats = {k: self._model.feature_extractor(arrays[k])[:, :-1] for k in short}
+        feats = {k: self._features(arrays[k]) for k in short}
         by_size: dict[int, list[tuple]] = {}
         for k in short:
             by_size.setdefault(encoder_frames(feats[k].shape[-1]), []).append(k)
@@ -300,6 +300,20 @@ class FasterWhisperASR:
                         out[i] = t
         return out  # type: ignore[return-value]
 
+    def _features(self, arr: np.ndarray) -> np.ndarray:
+        """Log-mel frames of a clip (Whisper's extractor adds one frame past the end: dropped)."""
+        return self._model.feature_extractor(arr)[:, :-1]
+
+    def _encode(self, feats: list[np.ndarray], size: int) -> Any:
+        """Encoder output for clips' frames, each zero-padded (or cut) to the ``size``-frame window.
+        Callers hold ``self._lock``."""
+        import ctranslate2
+
+        batch = np.zeros((len(feats), feats[0].shape[0], size), np.float32)
+        for j, f in enumerate(feats):
+            batch[j, :, : min(size, f.shape[-1])] = f[:, :size]
+        return self._model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+
     def _remember_encoding(self, key: tuple, enc: np.ndarray) -> None:
         self._enc_memo[key] = enc
         self._enc_memo.move_to_end(key)
@@ -308,16 +322,12 @@ class FasterWhisperASR:
 
     def _run_batch(self, feats: list[np.ndarray], n_samples: list[int], size: int, lang: str | None,
                    keys: list[str] | None = None) -> list[Transcript]:
-        import ctranslate2
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
         m = self._model
-        batch = np.zeros((len(feats), feats[0].shape[0], size), np.float32)
-        for j, f in enumerate(feats):
-            batch[j, :, : min(size, f.shape[-1])] = f[:, :size]
         with self._lock:
-            enc = m.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+            enc = self._encode(feats, size)
             if keys is not None:
                 enc_np = np.asarray(enc)
                 for j, k in enumerate(keys):
@@ -381,11 +391,9 @@ class FasterWhisperASR:
                 if cached is not None:
                     enc = ctranslate2.StorageView.from_array(cached[None])
                 else:
-                    feats = m.feature_extractor(arr[: 30 * ASR_SR])[:, :-1]
+                    feats = self._features(arr[: 30 * ASR_SR])
                     n_frames = feats.shape[-1]
-                    batch = np.zeros((1, feats.shape[0], size), np.float32)
-                    batch[0, :, : min(size, feats.shape[-1])] = feats[:, :size]
-                    enc = m.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+                    enc = self._encode([feats], size)
                 for i in todo:
                     text = texts[i]
                     ids = tok.encode(" " + text.strip())

@@ -49,21 +49,19 @@ def change_voice(x: np.ndarray, sr: int, *, formant_ratio: float = 1.0, f0_hz: f
     if abs(formant_ratio - 1) < 1e-3 and f0_hz is None and abs(range_factor - 1) < 1e-3:
         return np.asarray(x, np.float32)
     # A very wide range (an emotion's and a style's widening multiplied: 5.75x around 298 Hz) can push
-    # pitch points below zero, where Praat's overlap-add fails ("--undefined--"): the range is then
-    # narrowed to what Praat can render, and a piece with no voiced frame at all is left as it is.
-    out, last = None, None
-    for rf in dict.fromkeys((float(max(0.0, range_factor)), min(float(max(0.0, range_factor)), 2.0), 1.0)):
+    # pitch points out of what Praat's overlap-add renders ("--undefined--"): it is then narrowed to 2x,
+    # then to none.
+    wanted = float(max(0.0, range_factor))
+    tries = [wanted] + [r for r in (2.0, 1.0) if r < wanted]
+    for i, rf in enumerate(tries):
         _seed_praat(seed)
         try:
             out = call(_sound(x, sr), "Change gender", PITCH_FLOOR_HZ, PITCH_CEILING_HZ, float(formant_ratio),
                        float(f0_hz or 0.0), rf, 1.0)
             break
-        except parselmouth.PraatError as e:
-            last = e
-    if out is None:
-        if not math.isfinite(median_f0(x, sr)):
-            return np.asarray(x, np.float32)
-        raise last  # type: ignore[misc]
+        except parselmouth.PraatError:
+            if i == len(tries) - 1:
+                raise
     y = out.values[0].astype(np.float32)
     return np.nan_to_num(y)[: len(x)] if y.shape[0] >= len(x) else np.pad(np.nan_to_num(y), (0, len(x) - y.shape[0]))
 

@@ -1034,7 +1034,7 @@ class FeatureJudge(Judge):
         one), else unchanged."""
         from dataclasses import replace
 
-        from ..content import fact_tokens, heard_facts, reference_fit, reference_text, required_language
+        from ..content import heard_facts, reference_fit, reference_text, required_language
 
         asr = self._asr_backend()
         ref = reference_text(sample)
@@ -1045,7 +1045,7 @@ class FeatureJudge(Judge):
         (toks,) = asr.token_support(x, sr, [ref], lang)
         out = replace(score, reference_fit=reference_fit(
             ref, toks, min_tokens=int((c.get("reference_fit") or {}).get("min_tokens", 1))))
-        if score.failure or not c.get("facts_heard") or not fact_tokens(ref, lang)[1]:
+        if score.failure or not c.get("facts_heard"):
             return out
         heard, words = heard_facts(ref, lang, lambda texts: asr.token_support(x, sr, texts, lang))
         return replace(out, facts_heard=heard, words_heard=words)
