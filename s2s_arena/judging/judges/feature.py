@@ -340,7 +340,7 @@ def _sequence_needs(sample: Sample) -> tuple[tuple[int, tuple[str, ...]], ...]:
 
 class FeatureJudge(Judge):
     name = "feature"
-    version = "2.5"
+    version = "2.6"
 
     def __init__(self, asr: Any = "auto", rules: str | None = None, overrides: dict[str, Any] | None = None,
                  cache_size: int = 4096, workers: int = 1, embedder: Any = "auto"):
@@ -1029,23 +1029,37 @@ class FeatureJudge(Judge):
 
     def _with_forced_hearing(self, score: Any, sample: Sample, x: np.ndarray, sr: int) -> Any:
         """``score`` with how well the reference's own words explain the clip (``content.reference_fit``)
-        and, for a passing response to a sample whose reference states facts, how well it says each fact
+        and, for a passing response, how well the instruction's own words explain it (an echo:
+        ``content.instruction_fit``) and, where the reference states facts, how well it says each fact
         (``content.heard_facts``); with a recogniser that scores given words (the bundled faster-whisper
         one), else unchanged."""
         from dataclasses import replace
 
-        from ..content import heard_facts, reference_fit, reference_text, required_language
+        from ..content import heard_facts, instruction_fit, reference_fit, reference_text, required_language
 
         asr = self._asr_backend()
         ref = reference_text(sample)
         c = self.rules["content"]
-        if not ref or not hasattr(asr, "token_support") or not (c.get("facts_heard") or c.get("reference_fit")):
+        if not ref or not hasattr(asr, "token_support") or not any(c.get(k) for k in ("facts_heard", "reference_fit", "echo_fit")):
             return score
         lang = required_language(sample)
         (toks,) = asr.token_support(x, sr, [ref], lang)
         out = replace(score, reference_fit=reference_fit(
             ref, toks, min_tokens=int((c.get("reference_fit") or {}).get("min_tokens", 1))))
-        if score.failure or not c.get("facts_heard"):
+        if score.failure:
+            return out
+        # An echo of an instruction that quotes its answer ("Say 'I can't believe it' three times: first
+        # happy, then angry, then sad") has as many of the answer's words as the answer: the transcript's
+        # word overlap cannot tell them apart, the instruction's own words read out in order can.
+        echo = c.get("echo_fit") or {}
+        instr = (sample.instruction_text or "").strip()
+        if echo and instr:
+            (itoks,) = asr.token_support(x, sr, [instr], lang)
+            fit = instruction_fit(instr, ref, itoks, min_tokens=int(echo["min_tokens"]))
+            out = replace(out, instruction_fit=fit)
+            if fit >= echo["min_fit"]:
+                return replace(out, score=0.0, failure="echo", numbers=out.numbers | {"instruction_fit": fit})
+        if not c.get("facts_heard"):
             return out
         heard, words = heard_facts(ref, lang, lambda texts: asr.token_support(x, sr, texts, lang))
         return replace(out, facts_heard=heard, words_heard=words)
@@ -1062,6 +1076,9 @@ class FeatureJudge(Judge):
         if fitted:
             txt += f"; the answer's words fit A {fa:.2f} vs B {fb:.2f} per token"
         overturns = set(fit.get("overturns") or ())
+        if fitted:
+            sa, sb = self._off_the_answer(sa, sb, fit), self._off_the_answer(sb, sa, fit)
+            txt = f"content: A {sa.text()} vs B {sb.text()}; the answer's words fit A {fa:.2f} vs B {fb:.2f} per token"
         if bool(sa.failure) != bool(sb.failure):
             content = "B>>A" if sa.failure else "A>>B"
             # A failure read from a free transcript (greedy decoding that garbled the clip, or heard other
@@ -1113,6 +1130,24 @@ class FeatureJudge(Judge):
             why = "within the noise floor" if content == "A=B" else "delivery evidence is strong"
             return content, para, f"{txt} -> d={cd:+.2f} ({content}; {why}: delivery decides)"
         return content, content, f"{txt} -> d={cd:+.2f} ({content})"
+
+    def _off_the_answer(self, s: Any, other: Any, fit: dict[str, Any]) -> Any:
+        """``s`` as an off-topic failure when two independent measures agree it does not give the answer:
+        its transcript relates to the answer only partly (graded score under ``score_full_at``, where a
+        paraphrase scores), and the answer's own words do not explain it (fit under ``min_fit``) while
+        they explain ``other`` (a passing clip, or one whose failure the fit overturns) at least
+        ``confirms_at`` better. Either measure alone is too noisy to override delivery; both together
+        are not (no copy of one answer, mp3, louder or with leading silence, differs by that much)."""
+        from dataclasses import replace
+
+        if s.failure or not fit.get("confirms_at") or s.score >= self.rules["content"]["score_full_at"]:
+            return s
+        if other.failure and other.failure not in set(fit.get("overturns") or ()):
+            return s
+        gap = other.reference_fit - s.reference_fit
+        if s.reference_fit < fit["min_fit"] <= other.reference_fit and gap >= fit["confirms_at"]:
+            return replace(s, failure="off_topic", numbers=s.numbers | {"fit_gap": gap})
+        return s
 
     @staticmethod
     def _broken_numbers(ma: Measured, mb: Measured) -> str:
