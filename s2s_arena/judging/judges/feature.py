@@ -1040,7 +1040,8 @@ class FeatureJudge(Judge):
         asr = self._asr_backend()
         ref = reference_text(sample)
         c = self.rules["content"]
-        if not ref or not hasattr(asr, "token_support") or not any(c.get(k) for k in ("facts_heard", "reference_fit", "echo_fit")):
+        if not ref or not hasattr(asr, "token_support") \
+                or not any(c.get(k) for k in ("facts_heard", "reference_fit", "echo_fit")):
             return score
         lang = required_language(sample)
         (toks,) = asr.token_support(x, sr, [ref], lang)
@@ -1069,16 +1070,15 @@ class FeatureJudge(Judge):
         passing responses are told apart by the graded score only above its noise floor and only when
         the delivery evidence is not strong."""
         dec, c = self.rules["decision"], self.rules["content"]
-        txt = f"content: A {sa.text()} vs B {sb.text()}"
         fit = c.get("reference_fit") or {}
         fa, fb = sa.reference_fit, sb.reference_fit
         fitted = bool(fit) and math.isfinite(fa) and math.isfinite(fb)
         if fitted:
+            sa, sb = self._off_the_answer(sa, sb, fit), self._off_the_answer(sb, sa, fit)
+        txt = f"content: A {sa.text()} vs B {sb.text()}"
+        if fitted:
             txt += f"; the answer's words fit A {fa:.2f} vs B {fb:.2f} per token"
         overturns = set(fit.get("overturns") or ())
-        if fitted:
-            sa, sb = self._off_the_answer(sa, sb, fit), self._off_the_answer(sb, sa, fit)
-            txt = f"content: A {sa.text()} vs B {sb.text()}; the answer's words fit A {fa:.2f} vs B {fb:.2f} per token"
         if bool(sa.failure) != bool(sb.failure):
             content = "B>>A" if sa.failure else "A>>B"
             # A failure read from a free transcript (greedy decoding that garbled the clip, or heard other
