@@ -129,9 +129,6 @@ class ContentScore:
     # Mean log-probability per word token of the reference's own words given the clip (teacher-forced,
     # ``reference_fit``): how well the answer's words explain the audio, whatever free decoding heard.
     reference_fit: float = math.nan
-    # The same for the instruction's own words (``instruction_fit``): high only for a clip that reads the
-    # instruction out; measured on responses that pass the transcript's checks.
-    instruction_fit: float = math.nan
 
     def text(self) -> str:
         nums = ", ".join(f"{k} {v:.2f}" for k, v in self.numbers.items() if isinstance(v, float) and math.isfinite(v))

@@ -1057,9 +1057,9 @@ class FeatureJudge(Judge):
         if echo and instr:
             (itoks,) = asr.token_support(x, sr, [instr], lang)
             fit = instruction_fit(instr, ref, itoks, min_tokens=int(echo["min_tokens"]))
-            out = replace(out, instruction_fit=fit)
+            out = replace(out, numbers=out.numbers | {"instruction_fit": fit})  # in the reason when measured
             if fit >= echo["min_fit"]:
-                return replace(out, score=0.0, failure="echo", numbers=out.numbers | {"instruction_fit": fit})
+                return replace(out, score=0.0, failure="echo")
         if not c.get("facts_heard"):
             return out
         heard, words = heard_facts(ref, lang, lambda texts: asr.token_support(x, sr, texts, lang))
@@ -1073,12 +1073,12 @@ class FeatureJudge(Judge):
         fit = c.get("reference_fit") or {}
         fa, fb = sa.reference_fit, sb.reference_fit
         fitted = bool(fit) and math.isfinite(fa) and math.isfinite(fb)
+        overturns = set(fit.get("overturns") or ())
         if fitted:
-            sa, sb = self._off_the_answer(sa, sb, fit), self._off_the_answer(sb, sa, fit)
+            sa, sb = self._off_the_answer(sa, sb, fit, overturns), self._off_the_answer(sb, sa, fit, overturns)
         txt = f"content: A {sa.text()} vs B {sb.text()}"
         if fitted:
             txt += f"; the answer's words fit A {fa:.2f} vs B {fb:.2f} per token"
-        overturns = set(fit.get("overturns") or ())
         if bool(sa.failure) != bool(sb.failure):
             content = "B>>A" if sa.failure else "A>>B"
             # A failure read from a free transcript (greedy decoding that garbled the clip, or heard other
@@ -1131,7 +1131,7 @@ class FeatureJudge(Judge):
             return content, para, f"{txt} -> d={cd:+.2f} ({content}; {why}: delivery decides)"
         return content, content, f"{txt} -> d={cd:+.2f} ({content})"
 
-    def _off_the_answer(self, s: Any, other: Any, fit: dict[str, Any]) -> Any:
+    def _off_the_answer(self, s: Any, other: Any, fit: dict[str, Any], overturns: set[str]) -> Any:
         """``s`` as an off-topic failure when two independent measures agree it does not give the answer:
         its transcript relates to the answer only partly (graded score under ``score_full_at``, where a
         paraphrase scores), and the answer's own words do not explain it (fit under ``min_fit``) while
@@ -1142,7 +1142,7 @@ class FeatureJudge(Judge):
 
         if s.failure or not fit.get("confirms_at") or s.score >= self.rules["content"]["score_full_at"]:
             return s
-        if other.failure and other.failure not in set(fit.get("overturns") or ()):
+        if other.failure and other.failure not in overturns:
             return s
         gap = other.reference_fit - s.reference_fit
         if s.reference_fit < fit["min_fit"] <= other.reference_fit and gap >= fit["confirms_at"]:
